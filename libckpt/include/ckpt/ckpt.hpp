@@ -1,0 +1,132 @@
+// libckpt C++ API: a RAII session over the same runtime as the C API.
+//
+//   ckpt::Session session(MPI_COMM_WORLD, {{"dir", "run1.ckpt"}});
+//   session.protect(0, "grid", grid.data(), grid.size());
+//   session.protect(1, "step", &step, 1);
+//   if (session.latest()) session.restart();
+//   for (...) { compute(); if (due) session.checkpoint(step); }
+//
+// Errors are reported as ckpt::Error, whose status() is the C status code.
+#ifndef CKPT_CKPT_HPP
+#define CKPT_CKPT_HPP
+
+#include <ckpt/ckpt.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace ckpt {
+
+/// Every error libckpt reports; status() is the C API's code.
+class Error : public std::runtime_error {
+public:
+  Error(ckpt_status status, const std::string &what) : std::runtime_error(what), m_status(status) {}
+  [[nodiscard]] ckpt_status status() const noexcept { return m_status; }
+
+private:
+  ckpt_status m_status;
+};
+
+/// A committed checkpoint: the version number libckpt gave it and the step
+/// label the application passed to checkpoint().
+struct CheckpointId {
+  std::int64_t version = 0;
+  std::int64_t step = 0;
+};
+
+/// What one checkpoint wrote, summed over all ranks.
+struct CheckpointStats {
+  std::int64_t version = 0;
+  std::int64_t step = 0;
+  bool base = false;               ///< a full (base) checkpoint, not a delta
+  std::int64_t base_version = 0;   ///< base of the chain this version belongs to
+  std::uint64_t state_bytes = 0;   ///< bytes of all protected regions
+  std::uint64_t written_bytes = 0; ///< payload bytes written (dirty blocks)
+  std::uint64_t blocks = 0;        ///< blocks in all regions
+  std::uint64_t dirty_blocks = 0;  ///< blocks written
+  double seconds = 0.0;            ///< wall time from entry to commit
+};
+
+/// Element type of a region, derived from the pointer type of protect().
+template <class T> constexpr ckpt_type type_of() {
+  using U = std::remove_cv_t<T>;
+  if constexpr (std::is_same_v<U, double>)
+    return CKPT_DOUBLE;
+  else if constexpr (std::is_same_v<U, float>)
+    return CKPT_FLOAT;
+  else if constexpr (std::is_same_v<U, char>)
+    return CKPT_CHAR;
+  else if constexpr (std::is_integral_v<U> && sizeof(U) == 4)
+    return std::is_signed_v<U> ? CKPT_INT32 : CKPT_UINT32;
+  else if constexpr (std::is_integral_v<U> && sizeof(U) == 8)
+    return std::is_signed_v<U> ? CKPT_INT64 : CKPT_UINT64;
+  else
+    return CKPT_BYTE;
+}
+
+namespace detail {
+class Runtime;
+}
+
+/// One libckpt session on a communicator. Not copyable; the destructor
+/// finalizes (collective) unless finalize() was called.
+class [[nodiscard]] Session {
+public:
+  /// Configuration: the optional INI file, then CKPT_<KEY> environment
+  /// variables, then `options` (highest precedence), e.g. {{"dir", "ckpt"}}.
+  explicit Session(MPI_Comm comm, const std::string &config_file = {},
+                   const std::map<std::string, std::string> &options = {});
+  Session(MPI_Comm comm, const std::map<std::string, std::string> &options)
+      : Session(comm, std::string(), options) {}
+  ~Session();
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+  Session(Session &&) noexcept;
+  Session &operator=(Session &&) noexcept;
+
+  template <class T> void protect(int id, const std::string &name, T *data, std::size_t count) {
+    if constexpr (type_of<T>() == CKPT_BYTE)
+      protect_bytes(id, name, static_cast<void *>(data), count, sizeof(T));
+    else
+      protect_typed(id, name, static_cast<void *>(data), count, type_of<T>());
+  }
+  template <class T> void protect(int id, const std::string &name, std::vector<T> &v) {
+    protect(id, name, v.data(), v.size());
+  }
+  void protect_bytes(int id, const std::string &name, void *data, std::size_t count,
+                     std::size_t elem_size);
+  void protect_typed(int id, const std::string &name, void *data, std::size_t count,
+                     ckpt_type type);
+  void unprotect(int id);
+
+  /// Collective. Writes the dirty blocks of every protected region.
+  CheckpointStats checkpoint(std::int64_t step);
+  /// Collective. The newest committed checkpoint, if any (not yet verified).
+  std::optional<CheckpointId> latest();
+  /// Collective. Restores every protected region from the newest valid
+  /// checkpoint, falling back past damaged ones.
+  CheckpointId restart();
+  /// Elements of region `id` of this rank in the checkpoint being restored.
+  std::optional<std::size_t> restored_count(int id) const;
+  /// Collective. True on every rank when a checkpoint signal reached any rank.
+  bool need_checkpoint();
+  /// True after a signal-requested checkpoint when the run should stop and
+  /// exit with CKPT_EXIT_REQUEUE.
+  bool should_exit() const;
+  /// Collective. Idempotent.
+  void finalize();
+
+private:
+  std::unique_ptr<detail::Runtime> m_runtime;
+};
+
+} // namespace ckpt
+
+#endif // CKPT_CKPT_HPP

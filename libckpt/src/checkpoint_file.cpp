@@ -1,0 +1,282 @@
+#include "checkpoint_file.hpp"
+
+#include "error.hpp"
+
+#include <cstddef>
+#include <cstring>
+
+namespace ckpt::detail {
+namespace {
+
+constexpr const char *k_index = "index";
+constexpr const char *k_hashes = "hashes";
+constexpr const char *k_stored = "stored_blocks";
+constexpr const char *k_data = "data";
+
+void write_attr_i64(hid_t obj, const char *name, std::int64_t value) {
+  H5Id space(check_h5(H5Screate(H5S_SCALAR), "H5Screate"));
+  H5Id attr(check_h5(H5Acreate2(obj, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                     std::string("cannot create attribute ") + name));
+  check_h5_status(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value),
+                  std::string("cannot write attribute ") + name);
+}
+
+void write_attr_str(hid_t obj, const char *name, const std::string &value) {
+  H5Id type(check_h5(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check_h5_status(H5Tset_size(type.get(), value.empty() ? 1 : value.size()), "H5Tset_size");
+  check_h5_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
+  H5Id space(check_h5(H5Screate(H5S_SCALAR), "H5Screate"));
+  H5Id attr(check_h5(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                     std::string("cannot create attribute ") + name));
+  const std::string padded = value.empty() ? std::string(1, '\0') : value;
+  check_h5_status(H5Awrite(attr.get(), type.get(), padded.data()),
+                  std::string("cannot write attribute ") + name);
+}
+
+std::int64_t read_attr_i64(hid_t obj, const char *name, const std::string &path) {
+  H5Id attr(H5Aopen(obj, name, H5P_DEFAULT));
+  if (!attr.valid()) throw_hdf5(path + ": attribute '" + name + "' is missing");
+  std::int64_t value = 0;
+  check_h5_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &value),
+                  path + ": cannot read attribute " + name);
+  return value;
+}
+
+std::string read_attr_str(hid_t obj, const char *name, const std::string &path) {
+  H5Id attr(H5Aopen(obj, name, H5P_DEFAULT));
+  if (!attr.valid()) throw_hdf5(path + ": attribute '" + name + "' is missing");
+  H5Id type(check_h5(H5Aget_type(attr.get()), "H5Aget_type"));
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
+    throw FormatError(path + ": attribute '" + name + "' is not a fixed-length string");
+  std::string value(H5Tget_size(type.get()), '\0');
+  check_h5_status(H5Aread(attr.get(), type.get(), value.data()),
+                  path + ": cannot read attribute " + name);
+  value.resize(std::strlen(value.c_str()));
+  return value;
+}
+
+H5Id file_access(MPI_Comm comm) {
+  H5Id fapl(check_h5(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  check_h5_status(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  check_h5_status(H5Pset_all_coll_metadata_ops(fapl.get(), true), "H5Pset_all_coll_metadata_ops");
+  check_h5_status(H5Pset_coll_metadata_write(fapl.get(), true), "H5Pset_coll_metadata_write");
+  // Large datasets start on 1 MiB boundaries (file-system stripes and pages).
+  check_h5_status(H5Pset_alignment(fapl.get(), 1 << 20, 1 << 20), "H5Pset_alignment");
+  return fapl;
+}
+
+H5Id make_dataset(hid_t file, const char *name, hid_t type, std::uint64_t n) {
+  const hsize_t dims[1] = {n};
+  H5Id space(check_h5(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"));
+  H5Id dcpl(check_h5(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  check_h5_status(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "H5Pset_layout");
+  check_h5_status(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+  check_h5_status(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  return H5Id(
+      check_h5(H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+               std::string("cannot create dataset /") + name));
+}
+
+H5Id transfer_list(H5FD_mpio_xfer_t mode) {
+  H5Id dxpl(check_h5(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
+  check_h5_status(H5Pset_dxpl_mpio(dxpl.get(), mode), "H5Pset_dxpl_mpio");
+  return dxpl;
+}
+
+} // namespace
+
+H5Id index_row_type() {
+  H5Id t(check_h5(H5Tcreate(H5T_COMPOUND, sizeof(IndexRow)), "H5Tcreate"));
+  H5Id name(check_h5(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check_h5_status(H5Tset_size(name.get(), sizeof(IndexRow::name)), "H5Tset_size");
+  auto add = [&](const char *field, std::size_t offset, hid_t type) {
+    check_h5_status(H5Tinsert(t.get(), field, offset, type), std::string("H5Tinsert ") + field);
+  };
+  add("rank", offsetof(IndexRow, rank), H5T_NATIVE_INT32);
+  add("region_id", offsetof(IndexRow, region_id), H5T_NATIVE_INT32);
+  add("name", offsetof(IndexRow, name), name.get());
+  add("type", offsetof(IndexRow, type), H5T_NATIVE_INT32);
+  add("reserved", offsetof(IndexRow, reserved), H5T_NATIVE_INT32);
+  add("elem_size", offsetof(IndexRow, elem_size), H5T_NATIVE_UINT64);
+  add("count", offsetof(IndexRow, count), H5T_NATIVE_UINT64);
+  add("bytes", offsetof(IndexRow, bytes), H5T_NATIVE_UINT64);
+  add("nblocks", offsetof(IndexRow, nblocks), H5T_NATIVE_UINT64);
+  add("hash_offset", offsetof(IndexRow, hash_offset), H5T_NATIVE_UINT64);
+  add("nstored", offsetof(IndexRow, nstored), H5T_NATIVE_UINT64);
+  add("stored_offset", offsetof(IndexRow, stored_offset), H5T_NATIVE_UINT64);
+  add("data_offset", offsetof(IndexRow, data_offset), H5T_NATIVE_UINT64);
+  add("data_bytes", offsetof(IndexRow, data_bytes), H5T_NATIVE_UINT64);
+  return t;
+}
+
+CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
+                                      const FileHeader &header, const Sizes &sizes) {
+  silence_hdf5_errors();
+  CheckpointFile f;
+  f.m_path = path;
+  f.m_header = header;
+  H5Id fapl = file_access(comm);
+  f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+  if (!f.m_file.valid()) throw_hdf5("cannot create checkpoint file " + path);
+  const hid_t root = f.m_file.get();
+  write_attr_str(root, "format", k_format_name);
+  write_attr_i64(root, "format_version", header.format_version);
+  write_attr_i64(root, "version", header.version);
+  write_attr_i64(root, "step", header.step);
+  write_attr_str(root, "kind", header.base ? "base" : "delta");
+  write_attr_i64(root, "base_version", header.base_version);
+  write_attr_i64(root, "parent_version", header.parent_version);
+  write_attr_i64(root, "nranks", header.nranks);
+  write_attr_i64(root, "block_size", static_cast<std::int64_t>(header.block_size));
+  write_attr_str(root, "hash", "xxh3-64");
+  write_attr_str(root, "byte_order", "little-endian");
+  write_attr_i64(root, "created_unix", header.created_unix);
+  write_attr_str(root, "library", header.library_version);
+  write_attr_str(root, "topology", header.topology);
+  H5Id row = index_row_type();
+  f.m_index = make_dataset(root, k_index, row.get(), sizes.rows);
+  f.m_hashes = make_dataset(root, k_hashes, H5T_STD_U64LE, sizes.hashes);
+  f.m_stored = make_dataset(root, k_stored, H5T_STD_U64LE, sizes.stored);
+  f.m_data = make_dataset(root, k_data, H5T_STD_U8LE, sizes.data);
+  f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
+  f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
+  return f;
+}
+
+CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
+  silence_hdf5_errors();
+  CheckpointFile f;
+  f.m_path = path;
+  H5Id fapl = file_access(comm);
+  f.m_file = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+  if (!f.m_file.valid()) throw_hdf5("cannot open checkpoint file " + path);
+  const hid_t root = f.m_file.get();
+  if (H5Aexists(root, "format") <= 0 || read_attr_str(root, "format", path) != k_format_name)
+    throw FormatError(path + " is not a libckpt checkpoint file (attribute format != libckpt)");
+  FileHeader &h = f.m_header;
+  h.format_version = static_cast<std::int32_t>(read_attr_i64(root, "format_version", path));
+  if (h.format_version > k_format_version)
+    throw FormatError(path + " has format_version " + std::to_string(h.format_version) +
+                      "; this libckpt reads up to " + std::to_string(k_format_version));
+  if (read_attr_str(root, "hash", path) != "xxh3-64" ||
+      read_attr_str(root, "byte_order", path) != "little-endian")
+    throw FormatError(path + " uses a hash or byte order this libckpt does not read");
+  h.version = read_attr_i64(root, "version", path);
+  h.step = read_attr_i64(root, "step", path);
+  h.base = read_attr_str(root, "kind", path) == "base";
+  h.base_version = read_attr_i64(root, "base_version", path);
+  h.parent_version = read_attr_i64(root, "parent_version", path);
+  h.nranks = static_cast<std::int32_t>(read_attr_i64(root, "nranks", path));
+  h.block_size = static_cast<std::uint64_t>(read_attr_i64(root, "block_size", path));
+  h.created_unix = read_attr_i64(root, "created_unix", path);
+  h.library_version = read_attr_str(root, "library", path);
+  h.topology = read_attr_str(root, "topology", path);
+  if (h.block_size == 0 || h.nranks <= 0)
+    throw FormatError(path + " has a bad block_size or nranks attribute");
+  auto open_ds = [&](const char *name) {
+    H5Id d(H5Dopen2(root, name, H5P_DEFAULT));
+    if (!d.valid()) throw_hdf5(path + ": dataset /" + std::string(name) + " is missing");
+    return d;
+  };
+  f.m_index = open_ds(k_index);
+  f.m_hashes = open_ds(k_hashes);
+  f.m_stored = open_ds(k_stored);
+  f.m_data = open_ds(k_data);
+  f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
+  f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
+  return f;
+}
+
+H5Id &CheckpointFile::dataset(const char *name) {
+  if (std::strcmp(name, k_hashes) == 0) return m_hashes;
+  if (std::strcmp(name, k_stored) == 0) return m_stored;
+  if (std::strcmp(name, k_data) == 0) return m_data;
+  return m_index;
+}
+
+CheckpointFile::Sizes CheckpointFile::sizes() const {
+  auto extent = [&](const H5Id &d) {
+    H5Id space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
+    hsize_t dims[1] = {0};
+    if (H5Sget_simple_extent_ndims(space.get()) != 1)
+      throw FormatError(m_path + ": a dataset is not one-dimensional");
+    H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+    return static_cast<std::uint64_t>(dims[0]);
+  };
+  return Sizes{extent(m_index), extent(m_hashes), extent(m_stored), extent(m_data)};
+}
+
+void CheckpointFile::transfer(const char *name, hid_t mem_type, bool write, void *memory,
+                              std::uint64_t offset, std::uint64_t count, bool collective) {
+  H5Id &d = dataset(name);
+  H5Id file_space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
+  const hsize_t mem_dims[1] = {count > 0 ? count : 1};
+  H5Id mem_space(check_h5(H5Screate_simple(1, mem_dims, nullptr), "H5Screate_simple"));
+  if (count > 0) {
+    const hsize_t start[1] = {offset}, n[1] = {count};
+    check_h5_status(
+        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr),
+        m_path + ": H5Sselect_hyperslab");
+  } else {
+    check_h5_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
+    check_h5_status(H5Sselect_none(mem_space.get()), "H5Sselect_none");
+  }
+  static unsigned char dummy[8];
+  void *buf = count > 0 ? memory : dummy;
+  const hid_t dxpl = collective ? m_dxpl_collective.get() : m_dxpl_independent.get();
+  const herr_t rc = write
+                        ? H5Dwrite(d.get(), mem_type, mem_space.get(), file_space.get(), dxpl, buf)
+                        : H5Dread(d.get(), mem_type, mem_space.get(), file_space.get(), dxpl, buf);
+  if (rc < 0)
+    throw_hdf5(std::string(write ? "cannot write " : "cannot read ") + std::to_string(count) +
+               " elements at offset " + std::to_string(offset) + " of /" + name + " in " + m_path);
+}
+
+void CheckpointFile::write_index(const std::vector<IndexRow> &rows, bool writer) {
+  H5Id type = index_row_type();
+  transfer(k_index, type.get(), true, const_cast<IndexRow *>(rows.data()), 0,
+           writer ? rows.size() : 0, true);
+}
+
+std::vector<IndexRow> CheckpointFile::read_index() {
+  const std::uint64_t n = sizes().rows;
+  std::vector<IndexRow> rows(n);
+  H5Id type = index_row_type();
+  transfer(k_index, type.get(), false, rows.data(), 0, n, true);
+  for (auto &r : rows)
+    r.name[sizeof r.name - 1] = '\0';
+  return rows;
+}
+
+void CheckpointFile::write_u64(const char *name, std::uint64_t offset,
+                               const std::vector<std::uint64_t> &values) {
+  transfer(name, H5T_NATIVE_UINT64, true, const_cast<std::uint64_t *>(values.data()), offset,
+           values.size(), true);
+}
+
+std::vector<std::uint64_t> CheckpointFile::read_u64(const char *name, std::uint64_t offset,
+                                                    std::uint64_t count, bool collective) {
+  std::vector<std::uint64_t> values(count);
+  transfer(name, H5T_NATIVE_UINT64, false, values.data(), offset, count, collective);
+  return values;
+}
+
+void CheckpointFile::write_data(const DataOp &op) {
+  transfer(k_data, H5T_NATIVE_UCHAR, true, op.memory, op.file_offset, op.bytes, true);
+}
+
+void CheckpointFile::read_data(const DataOp &op, bool collective) {
+  transfer(k_data, H5T_NATIVE_UCHAR, false, op.memory, op.file_offset, op.bytes, collective);
+}
+
+void CheckpointFile::close() {
+  m_index.reset();
+  m_hashes.reset();
+  m_stored.reset();
+  m_data.reset();
+  m_dxpl_collective.reset();
+  m_dxpl_independent.reset();
+  if (m_file.valid() && H5Fclose(m_file.release()) < 0) throw_hdf5("cannot close " + m_path);
+}
+
+} // namespace ckpt::detail

@@ -1,0 +1,118 @@
+// One checkpoint version as a shared parallel-HDF5 file (docs/FORMAT.md):
+//   /            attributes: format, format_version, version, step, kind, ...
+//   /index       one row per (rank, region): layout and offsets
+//   /hashes      uint64 XXH3 of every block of every region (current state)
+//   /stored_blocks uint64 index of each block whose bytes are in this file
+//   /data        uint8 bytes of the stored blocks, rank by rank
+#ifndef CKPT_DETAIL_CHECKPOINT_FILE_HPP
+#define CKPT_DETAIL_CHECKPOINT_FILE_HPP
+
+#include "h5.hpp"
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail {
+
+constexpr int k_format_version = 1;
+constexpr const char *k_format_name = "libckpt";
+
+/// One row of /index. Plain data: sent between ranks as bytes.
+struct IndexRow {
+  std::int32_t rank = 0;
+  std::int32_t region_id = 0;
+  char name[64] = {};
+  std::int32_t type = 0;
+  std::int32_t reserved = 0;
+  std::uint64_t elem_size = 0;
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t nblocks = 0;
+  std::uint64_t hash_offset = 0;   // first entry in /hashes
+  std::uint64_t nstored = 0;       // blocks stored in this file
+  std::uint64_t stored_offset = 0; // first entry in /stored_blocks
+  std::uint64_t data_offset = 0;   // first byte in /data
+  std::uint64_t data_bytes = 0;    // bytes in /data
+};
+
+/// Root-group attributes.
+struct FileHeader {
+  std::int64_t version = 0;
+  std::int64_t step = 0;
+  bool base = true;
+  std::int64_t base_version = 0;
+  std::int64_t parent_version = 0; // 0 for a base
+  std::int32_t nranks = 0;
+  std::uint64_t block_size = 0;
+  std::int64_t created_unix = 0;
+  std::int32_t format_version = k_format_version;
+  std::string library_version;
+  std::string topology; // hwloc summary of the node of rank 0
+};
+
+/// A contiguous transfer between memory and a byte range of /data.
+struct DataOp {
+  void *memory = nullptr;
+  std::uint64_t bytes = 0;
+  std::uint64_t file_offset = 0;
+};
+
+class CheckpointFile {
+public:
+  struct Sizes {
+    std::uint64_t rows = 0, hashes = 0, stored = 0, data = 0;
+  };
+
+  /// Collective over comm: creates (truncates) `path` with empty datasets.
+  static CheckpointFile create(const std::string &path, MPI_Comm comm, const FileHeader &header,
+                               const Sizes &sizes);
+  /// Collective over comm: opens `path` read-only.
+  static CheckpointFile open(const std::string &path, MPI_Comm comm);
+
+  CheckpointFile() = default;
+  CheckpointFile(CheckpointFile &&) noexcept = default;
+  CheckpointFile &operator=(CheckpointFile &&) noexcept = default;
+  ~CheckpointFile() = default; // handles close themselves; use close() to see errors
+
+  [[nodiscard]] const std::string &path() const noexcept { return m_path; }
+  [[nodiscard]] const FileHeader &header() const noexcept { return m_header; }
+  [[nodiscard]] Sizes sizes() const;
+
+  /// Collective: rank `writer` writes all rows, the others nothing.
+  void write_index(const std::vector<IndexRow> &rows, bool writer);
+  /// Collective: every rank reads every row.
+  std::vector<IndexRow> read_index();
+  /// Collective when `collective`: one contiguous slab of a uint64 dataset
+  /// ("hashes" or "stored_blocks") per rank (possibly empty).
+  void write_u64(const char *dataset, std::uint64_t offset,
+                 const std::vector<std::uint64_t> &values);
+  std::vector<std::uint64_t> read_u64(const char *dataset, std::uint64_t offset,
+                                      std::uint64_t count, bool collective);
+  /// One transfer of /data; collective (every rank calls, with an empty op
+  /// when it has nothing) unless `collective` is false.
+  void write_data(const DataOp &op);
+  void read_data(const DataOp &op, bool collective);
+  /// Collective: closes, reporting errors (a flush happens here).
+  void close();
+
+private:
+  void transfer(const char *dataset, hid_t mem_type, bool write, void *memory, std::uint64_t offset,
+                std::uint64_t count, bool collective);
+  H5Id &dataset(const char *name);
+
+  std::string m_path;
+  FileHeader m_header;
+  H5Id m_file;
+  H5Id m_index, m_hashes, m_stored, m_data;
+  H5Id m_dxpl_collective, m_dxpl_independent;
+};
+
+/// The compound HDF5 type of IndexRow.
+H5Id index_row_type();
+
+} // namespace ckpt::detail
+
+#endif

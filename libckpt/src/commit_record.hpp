@@ -1,0 +1,47 @@
+// The commit record of one checkpoint version: a small text file written
+// last (temporary file, fsync, rename, fsync of the directory). A version
+// exists for restart only if its record is present and its hash matches.
+// Format: docs/FORMAT.md, section "Commit record".
+#ifndef CKPT_DETAIL_COMMIT_RECORD_HPP
+#define CKPT_DETAIL_COMMIT_RECORD_HPP
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail {
+
+constexpr int k_commit_format_version = 1;
+
+struct CommitRecord {
+  std::int64_t version = 0;
+  std::int64_t step = 0;
+  bool base = true;
+  /// Versions needed to rebuild this one, base first, this version last.
+  std::vector<std::int64_t> chain;
+  int nranks = 0;
+  std::uint64_t block_size = 0;
+  std::string file; // HDF5 file name, relative to the directory
+  std::uint64_t file_bytes = 0;
+  std::uint64_t state_bytes = 0;
+  std::uint64_t written_bytes = 0;
+  std::uint64_t blocks = 0;
+  std::uint64_t dirty_blocks = 0;
+  double seconds = 0.0;
+  std::int64_t time_unix = 0; // seconds since the epoch, at commit
+
+  [[nodiscard]] std::int64_t base_version() const {
+    return chain.empty() ? version : chain.front();
+  }
+  [[nodiscard]] std::int64_t parent_version() const {
+    return chain.size() < 2 ? 0 : chain[chain.size() - 2];
+  }
+
+  [[nodiscard]] std::string serialize() const;
+  /// Throws FormatError (naming `origin`) when the text is damaged.
+  static CommitRecord parse(const std::string &text, const std::string &origin);
+};
+
+} // namespace ckpt::detail
+
+#endif

@@ -1,0 +1,245 @@
+#include "config.hpp"
+
+#include "error.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace ckpt::detail {
+
+const std::vector<OptionSpec> &option_table() {
+  static const std::vector<OptionSpec> table = {
+      {"dir", OptionKind::String, "ckpt", "directory holding the checkpoint files"},
+      {"prefix", OptionKind::String, "ckpt",
+       "file name prefix: files are <dir>/<prefix>.v<NNNNNN>.h5 and .commit"},
+      {"block_size", OptionKind::Size, "64KiB",
+       "bytes per hashed block; only blocks whose hash changed are written", "", 512,
+       INT64_C(1) << 30},
+      {"base_every", OptionKind::Integer, "8",
+       "write a full (base) checkpoint every N checkpoints; deltas in between", "", 1, 1000000},
+      {"keep", OptionKind::Integer, "2",
+       "committed versions to keep (with the chains they need); older ones are deleted", "", 1,
+       1000000},
+      {"verify", OptionKind::Bool, "true", "check every restored block against its stored hash"},
+      {"fsync", OptionKind::Bool, "true",
+       "fsync checkpoint files and commit records before a checkpoint counts as committed"},
+      {"log_level", OptionKind::Choice, "info", "error, warning, info or debug",
+       "error|warning|warn|info|debug"},
+      {"signal", OptionKind::Choice, "USR1",
+       "signal that requests a checkpoint at the next checkpoint site (none to disable)",
+       "USR1|USR2|TERM|INT|HUP|none"},
+      {"exit_on_signal", OptionKind::Bool, "true",
+       "after a signal-requested checkpoint, ask the application to stop (exit 85 = requeue)"},
+      {"staging_size", OptionKind::Size, "16MiB",
+       "per-rank buffer that gathers scattered dirty blocks into large writes", "", 4096,
+       INT64_C(1) << 34},
+  };
+  return table;
+}
+
+const OptionSpec *find_option(const std::string &key) noexcept {
+  for (const auto &spec : option_table())
+    if (key == spec.key) return &spec;
+  return nullptr;
+}
+
+const char *to_string(ValueSource source) noexcept {
+  switch (source) {
+  case ValueSource::Default: return "default";
+  case ValueSource::File: return "file";
+  case ValueSource::Environment: return "environment";
+  case ValueSource::Flag: return "flag";
+  }
+  return "?";
+}
+
+bool parse_bool(const std::string &text, bool &out) noexcept {
+  std::string t = text;
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (t == "1" || t == "true" || t == "yes" || t == "on") {
+    out = true;
+    return true;
+  }
+  if (t == "0" || t == "false" || t == "no" || t == "off") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+std::uint64_t parse_size(const std::string &text) {
+  std::size_t pos = 0;
+  unsigned long long number = 0;
+  try {
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+      throw std::invalid_argument("");
+    number = std::stoull(text, &pos);
+  } catch (const std::exception &) {
+    throw ConfigError("'" + text + "' is not a size (examples: 65536, 64KiB, 1MiB)");
+  }
+  std::string unit = text.substr(pos);
+  std::uint64_t mult = 1;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k")
+    mult = 1ULL << 10;
+  else if (unit == "M" || unit == "MiB")
+    mult = 1ULL << 20;
+  else if (unit == "G" || unit == "GiB")
+    mult = 1ULL << 30;
+  else
+    throw ConfigError("'" + text + "' has an unknown size unit '" + unit + "' (use KiB, MiB, GiB)");
+  if (number > (UINT64_MAX / mult)) throw ConfigError("'" + text + "' is too large");
+  return number * mult;
+}
+
+void validate_option(const OptionSpec &spec, const std::string &value, const std::string &origin) {
+  const std::string where = "key '" + std::string(spec.key) + "' (from " + origin + ")";
+  switch (spec.kind) {
+  case OptionKind::String:
+    if (value.empty()) throw ConfigError("empty value for " + where);
+    return;
+  case OptionKind::Bool: {
+    bool b = false;
+    if (!parse_bool(value, b))
+      throw ConfigError("bad value '" + value + "' for " + where + ": expected true or false");
+    return;
+  }
+  case OptionKind::Integer: {
+    std::size_t pos = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(value, &pos);
+    } catch (const std::exception &) {
+      pos = 0;
+    }
+    if (pos == 0 || pos != value.size())
+      throw ConfigError("bad value '" + value + "' for " + where + ": expected an integer");
+    if (v < spec.min || v > spec.max)
+      throw ConfigError("bad value '" + value + "' for " + where + ": must be between " +
+                        std::to_string(spec.min) + " and " + std::to_string(spec.max));
+    return;
+  }
+  case OptionKind::Size: {
+    std::uint64_t v = 0;
+    try {
+      v = parse_size(value);
+    } catch (const ConfigError &e) {
+      throw ConfigError("bad value for " + where + ": " + e.what());
+    }
+    if (v < static_cast<std::uint64_t>(spec.min) || v > static_cast<std::uint64_t>(spec.max))
+      throw ConfigError("bad value '" + value + "' for " + where + ": must be between " +
+                        std::to_string(spec.min) + " and " + std::to_string(spec.max) + " bytes");
+    return;
+  }
+  case OptionKind::Choice: {
+    std::stringstream choices(spec.choices);
+    std::string c;
+    while (std::getline(choices, c, '|'))
+      if (c == value) return;
+    throw ConfigError("bad value '" + value + "' for " + where + ": expected one of " +
+                      std::string(spec.choices));
+  }
+  }
+}
+
+Config::Config() {
+  for (const auto &spec : option_table())
+    m_entries[spec.key] = Entry{spec.default_value, ValueSource::Default, "default"};
+}
+
+void Config::set(const std::string &key, const std::string &value, ValueSource source,
+                 const std::string &origin) {
+  const OptionSpec *spec = find_option(key);
+  if (!spec) throw ConfigError("unknown configuration key '" + key + "' (from " + origin + ")");
+  validate_option(*spec, value, origin);
+  m_entries[key] = Entry{value, source, origin};
+}
+
+const Config::Entry &Config::entry(const std::string &key) const {
+  auto it = m_entries.find(key);
+  if (it == m_entries.end()) throw ConfigError("unknown configuration key '" + key + "'");
+  return it->second;
+}
+
+Config Config::resolve(const std::string &file, const std::map<std::string, std::string> &flags,
+                       bool use_environment) {
+  Config config;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) throw ConfigError("cannot open configuration file '" + file + "'");
+    // Keys may stand alone or in a [ckpt] section.
+    po::options_description desc;
+    for (const auto &spec : option_table()) {
+      desc.add_options()(spec.key, po::value<std::string>());
+      desc.add_options()(("ckpt." + std::string(spec.key)).c_str(), po::value<std::string>());
+    }
+    po::variables_map vm;
+    try {
+      po::store(po::parse_config_file(in, desc, false), vm);
+    } catch (const po::unknown_option &e) {
+      std::string key = e.get_option_name();
+      if (key.rfind("ckpt.", 0) == 0) key = key.substr(5);
+      throw ConfigError("unknown configuration key '" + key + "' in " + file);
+    } catch (const po::error &e) {
+      throw ConfigError("cannot parse configuration file " + file + ": " + e.what());
+    }
+    for (const auto &[name, value] : vm) {
+      std::string key = name.rfind("ckpt.", 0) == 0 ? name.substr(5) : name;
+      config.set(key, value.as<std::string>(), ValueSource::File, file);
+    }
+  }
+  if (use_environment) {
+    for (const auto &spec : option_table()) {
+      std::string var = "CKPT_" + std::string(spec.key);
+      std::transform(var.begin(), var.end(), var.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
+      if (const char *v = std::getenv(var.c_str()))
+        config.set(spec.key, v, ValueSource::Environment, var);
+    }
+  }
+  for (const auto &[key, value] : flags)
+    config.set(key, value, ValueSource::Flag, "flag");
+  return config;
+}
+
+std::uint64_t Config::block_size() const { return parse_size(get("block_size")); }
+int Config::base_every() const { return std::stoi(get("base_every")); }
+int Config::keep() const { return std::stoi(get("keep")); }
+bool Config::verify() const {
+  bool b = true;
+  parse_bool(get("verify"), b);
+  return b;
+}
+bool Config::fsync() const {
+  bool b = true;
+  parse_bool(get("fsync"), b);
+  return b;
+}
+LogLevel Config::log_level() const { return parse_log_level(get("log_level")); }
+bool Config::exit_on_signal() const {
+  bool b = true;
+  parse_bool(get("exit_on_signal"), b);
+  return b;
+}
+std::uint64_t Config::staging_bytes() const { return parse_size(get("staging_size")); }
+
+int Config::signal_number() const {
+  const std::string &s = get("signal");
+  if (s == "USR1") return SIGUSR1;
+  if (s == "USR2") return SIGUSR2;
+  if (s == "TERM") return SIGTERM;
+  if (s == "INT") return SIGINT;
+  if (s == "HUP") return SIGHUP;
+  return 0;
+}
+
+} // namespace ckpt::detail

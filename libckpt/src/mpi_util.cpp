@@ -1,0 +1,113 @@
+#include "mpi_util.hpp"
+
+#include "error.hpp"
+
+#include <vector>
+
+namespace ckpt::detail {
+
+void check_mpi(int rc, const char *call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) len = 0;
+  throw MpiError(std::string(call) +
+                 " failed: " + std::string(text, static_cast<std::size_t>(len)));
+}
+
+bool mpi_finalized() noexcept {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  return finalized != 0;
+}
+
+Comm Comm::duplicate(MPI_Comm parent) {
+  Comm c;
+  check_mpi(MPI_Comm_dup(parent, &c.m_comm), "MPI_Comm_dup");
+  return c;
+}
+
+Comm &Comm::operator=(Comm &&other) noexcept {
+  if (this != &other) {
+    reset();
+    m_comm = other.m_comm;
+    other.m_comm = MPI_COMM_NULL;
+  }
+  return *this;
+}
+
+void Comm::reset() noexcept {
+  if (m_comm != MPI_COMM_NULL && m_comm != MPI_COMM_WORLD && m_comm != MPI_COMM_SELF &&
+      !mpi_finalized())
+    MPI_Comm_free(&m_comm);
+  m_comm = MPI_COMM_NULL;
+}
+
+int comm_rank(MPI_Comm comm) {
+  int r = 0;
+  check_mpi(MPI_Comm_rank(comm, &r), "MPI_Comm_rank");
+  return r;
+}
+
+int comm_size(MPI_Comm comm) {
+  int s = 0;
+  check_mpi(MPI_Comm_size(comm, &s), "MPI_Comm_size");
+  return s;
+}
+
+std::uint64_t allreduce_sum(MPI_Comm comm, std::uint64_t value) {
+  std::uint64_t out = 0;
+  check_mpi(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  return out;
+}
+
+std::uint64_t allreduce_max(MPI_Comm comm, std::uint64_t value) {
+  std::uint64_t out = 0;
+  check_mpi(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_MAX, comm), "MPI_Allreduce");
+  return out;
+}
+
+double allreduce_max(MPI_Comm comm, double value) {
+  double out = 0;
+  check_mpi(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
+  return out;
+}
+
+void broadcast(MPI_Comm comm, std::string &text, int root) {
+  std::uint64_t size = text.size();
+  check_mpi(MPI_Bcast(&size, 1, MPI_UINT64_T, root, comm), "MPI_Bcast");
+  text.resize(size);
+  if (size > 0)
+    check_mpi(MPI_Bcast(text.data(), static_cast<int>(size), MPI_CHAR, root, comm), "MPI_Bcast");
+}
+
+void agree(MPI_Comm comm, const std::exception_ptr &local_error) {
+  const int rank = comm_rank(comm);
+  const int size = comm_size(comm);
+  int mine = local_error ? rank : size;
+  int first = size;
+  check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+  if (first == size) return;
+  int status = CKPT_ERR_INTERNAL;
+  std::string message;
+  if (rank == first) {
+    try {
+      std::rethrow_exception(local_error);
+    } catch (const Error &e) {
+      status = e.status();
+      message = e.what();
+    } catch (const std::bad_alloc &) {
+      status = CKPT_ERR_INTERNAL;
+      message = "out of memory";
+    } catch (const std::exception &e) {
+      status = CKPT_ERR_INTERNAL;
+      message = e.what();
+    }
+  }
+  check_mpi(MPI_Bcast(&status, 1, MPI_INT, first, comm), "MPI_Bcast");
+  broadcast(comm, message, first);
+  if (rank == first) throw Error(static_cast<ckpt_status>(status), message);
+  throw Error(static_cast<ckpt_status>(status), "rank " + std::to_string(first) + ": " + message);
+}
+
+} // namespace ckpt::detail

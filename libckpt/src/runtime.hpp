@@ -1,0 +1,79 @@
+// The libckpt runtime behind the C and C++ APIs: one per initialised session.
+#ifndef CKPT_DETAIL_RUNTIME_HPP
+#define CKPT_DETAIL_RUNTIME_HPP
+
+#include "catalog.hpp"
+#include "config.hpp"
+#include "mpi_util.hpp"
+#include "region.hpp"
+
+#include <ckpt/ckpt.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail {
+
+class RestartSource;
+
+class Runtime {
+public:
+  /// Collective over comm. Validates the configuration and the directory.
+  Runtime(MPI_Comm comm, Config config);
+  ~Runtime();
+  Runtime(const Runtime &) = delete;
+  Runtime &operator=(const Runtime &) = delete;
+
+  /// Regions with id >= 0 belong to the application; negative ids are
+  /// reserved for runtime components (see participant.hpp).
+  void protect(int id, const std::string &name, void *data, std::size_t count,
+               std::size_t elem_size, ckpt_type type);
+  void unprotect(int id);
+
+  CheckpointStats checkpoint(std::int64_t step);
+  std::optional<CheckpointId> latest();
+  CheckpointId restart();
+  /// After restart(): size in bytes of region `id` of this rank in the
+  /// restored checkpoint, if it holds one.
+  std::optional<std::size_t> restored_bytes(int id) const;
+  /// The same in elements of the stored element size.
+  std::optional<std::size_t> restored_count(int id) const;
+  /// Collective. True when the checkpoint signal reached any rank.
+  bool need_checkpoint();
+  [[nodiscard]] bool should_exit() const noexcept { return m_should_exit; }
+  /// Collective. Releases the restart source and the communicator.
+  void finalize();
+
+  [[nodiscard]] const Config &config() const noexcept { return m_config; }
+  [[nodiscard]] MPI_Comm comm() const noexcept { return m_comm.get(); }
+  [[nodiscard]] int rank() const noexcept { return m_rank; }
+  [[nodiscard]] int size() const noexcept { return m_size; }
+
+private:
+  void end_restart() noexcept;
+  void append_stats_line(const CheckpointStats &stats) noexcept;
+  void restore_late(Region &region);
+  std::vector<Region *> regions_in_order();
+
+  Config m_config;
+  Comm m_comm;
+  int m_rank = 0;
+  int m_size = 1;
+  std::string m_dir;
+  RegionRegistry m_regions;
+  // Dirty tracking: the committed version the next delta refers to.
+  std::optional<std::int64_t> m_parent;
+  std::vector<std::int64_t> m_chain; // chain of m_parent, base first
+  std::int64_t m_next_version = 1;
+  std::string m_topology;
+  bool m_signal_requested = false;
+  bool m_should_exit = false;
+  std::unique_ptr<RestartSource> m_restart;
+};
+
+} // namespace ckpt::detail
+
+#endif
