@@ -2,8 +2,10 @@
 
 #include "error.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <unistd.h>
 
 namespace ckpt::detail {
 namespace {
@@ -118,6 +120,20 @@ CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
   H5Id fapl = file_access(comm);
   f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
   if (!f.m_file.valid()) throw_hdf5("cannot create checkpoint file " + path);
+  try {
+    f.define(header, sizes);
+  } catch (...) {
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    f.abandon(comm, rank == 0);
+    throw;
+  }
+  return f;
+}
+
+void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
+  CheckpointFile &f = *this;
+  const std::string &path = m_path;
   const hid_t root = f.m_file.get();
   write_attr_str(root, "format", k_format_name);
   write_attr_i64(root, "format_version", header.format_version);
@@ -135,12 +151,16 @@ CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
   write_attr_str(root, "topology", header.topology);
   H5Id row = index_row_type();
   f.m_index = make_dataset(root, k_index, row.get(), sizes.rows);
+  f.m_sizes = sizes;
   f.m_hashes = make_dataset(root, k_hashes, H5T_STD_U64LE, sizes.hashes);
   f.m_stored = make_dataset(root, k_stored, H5T_STD_U64LE, sizes.stored);
   f.m_data = make_dataset(root, k_data, H5T_STD_U8LE, sizes.data);
+  // Metadata goes to disk now, while nothing else is in flight: a later
+  // failure of the data writes (ENOSPC) then leaves a clean cache, and
+  // abandon() can close the file.
+  check_h5_status(H5Fflush(root, H5F_SCOPE_LOCAL), "cannot flush the metadata of " + path);
   f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
   f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
-  return f;
 }
 
 CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
@@ -182,6 +202,7 @@ CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
   f.m_hashes = open_ds(k_hashes);
   f.m_stored = open_ds(k_stored);
   f.m_data = open_ds(k_data);
+  f.m_sizes = f.read_sizes();
   f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
   f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
   return f;
@@ -194,7 +215,7 @@ H5Id &CheckpointFile::dataset(const char *name) {
   return m_index;
 }
 
-CheckpointFile::Sizes CheckpointFile::sizes() const {
+CheckpointFile::Sizes CheckpointFile::read_sizes() const {
   auto extent = [&](const H5Id &d) {
     H5Id space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
     hsize_t dims[1] = {0};
@@ -208,6 +229,15 @@ CheckpointFile::Sizes CheckpointFile::sizes() const {
 
 void CheckpointFile::transfer(const char *name, hid_t mem_type, bool write, void *memory,
                               std::uint64_t offset, std::uint64_t count, bool collective) {
+  // An empty dataset has no storage; every rank knows the sizes, so every
+  // rank skips the (collective) call alike.
+  const std::uint64_t extent = std::strcmp(name, k_index) == 0    ? m_sizes.rows
+                               : std::strcmp(name, k_hashes) == 0 ? m_sizes.hashes
+                               : std::strcmp(name, k_stored) == 0 ? m_sizes.stored
+                                                                  : m_sizes.data;
+  if (extent == 0) return;
+  if (offset + count > extent)
+    throw FormatError(m_path + ": access beyond the end of /" + std::string(name));
   H5Id &d = dataset(name);
   H5Id file_space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
   const hsize_t mem_dims[1] = {count > 0 ? count : 1};
@@ -232,6 +262,19 @@ void CheckpointFile::transfer(const char *name, hid_t mem_type, bool write, void
                " elements at offset " + std::to_string(offset) + " of /" + name + " in " + m_path);
 }
 
+std::uint64_t CheckpointFile::allocated_bytes() const {
+  // The end of the last dataset (the MPI-IO driver cannot tell its EOF
+  // while the file is open for collective writes).
+  std::uint64_t end = 0;
+  for (const H5Id *d : {&m_index, &m_hashes, &m_stored, &m_data}) {
+    const haddr_t offset = H5Dget_offset(d->get());
+    if (offset == HADDR_UNDEF) continue; // empty dataset: no storage
+    end = std::max<std::uint64_t>(end, offset + H5Dget_storage_size(d->get()));
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return end;
+}
+
 void CheckpointFile::write_index(const std::vector<IndexRow> &rows, bool writer) {
   H5Id type = index_row_type();
   transfer(k_index, type.get(), true, const_cast<IndexRow *>(rows.data()), 0,
@@ -239,7 +282,7 @@ void CheckpointFile::write_index(const std::vector<IndexRow> &rows, bool writer)
 }
 
 std::vector<IndexRow> CheckpointFile::read_index() {
-  const std::uint64_t n = sizes().rows;
+  const std::uint64_t n = m_sizes.rows;
   std::vector<IndexRow> rows(n);
   H5Id type = index_row_type();
   transfer(k_index, type.get(), false, rows.data(), 0, n, true);
@@ -276,7 +319,25 @@ void CheckpointFile::close() {
   m_data.reset();
   m_dxpl_collective.reset();
   m_dxpl_independent.reset();
-  if (m_file.valid() && H5Fclose(m_file.release()) < 0) throw_hdf5("cannot close " + m_path);
+  if (m_file.valid()) {
+    if (H5Fclose(m_file.get()) < 0) throw_hdf5("cannot close " + m_path);
+    m_file.release();
+  }
+}
+
+void CheckpointFile::abandon(MPI_Comm comm, bool truncater) noexcept {
+  m_index.reset();
+  m_hashes.reset();
+  m_stored.reset();
+  m_data.reset();
+  if (!m_file.valid()) return;
+  if (truncater) ::truncate(m_path.c_str(), 0);
+  MPI_Barrier(comm);
+  // With its space freed, the metadata flush of the close succeeds. A close
+  // that fails leaves HDF5 unable to close the file again, so it is tried
+  // only once.
+  if (H5Fclose(m_file.get()) < 0) H5Eclear2(H5E_DEFAULT);
+  m_file.release();
 }
 
 } // namespace ckpt::detail

@@ -79,8 +79,10 @@ public:
 
   [[nodiscard]] const std::string &path() const noexcept { return m_path; }
   [[nodiscard]] const FileHeader &header() const noexcept { return m_header; }
-  [[nodiscard]] Sizes sizes() const;
+  [[nodiscard]] const Sizes &sizes() const noexcept { return m_sizes; }
 
+  /// Bytes the file occupies once written (all space is allocated at creation).
+  [[nodiscard]] std::uint64_t allocated_bytes() const;
   /// Collective: rank `writer` writes all rows, the others nothing.
   void write_index(const std::vector<IndexRow> &rows, bool writer);
   /// Collective: every rank reads every row.
@@ -95,16 +97,24 @@ public:
   /// when it has nothing) unless `collective` is false.
   void write_data(const DataOp &op);
   void read_data(const DataOp &op, bool collective);
-  /// Collective: closes, reporting errors (a flush happens here).
+  /// Collective: closes, reporting errors (a flush happens here). On error
+  /// the file stays open; call abandon().
   void close();
+  /// Collective, after a failed write: frees the partial file's space
+  /// (rank `truncater` truncates it, e.g. after ENOSPC) and closes it,
+  /// ignoring errors, so that nothing stays open inside HDF5.
+  void abandon(MPI_Comm comm, bool truncater) noexcept;
 
 private:
+  Sizes read_sizes() const;
+  void define(const FileHeader &header, const Sizes &sizes);
   void transfer(const char *dataset, hid_t mem_type, bool write, void *memory, std::uint64_t offset,
                 std::uint64_t count, bool collective);
   H5Id &dataset(const char *name);
 
   std::string m_path;
   FileHeader m_header;
+  Sizes m_sizes;
   H5Id m_file;
   H5Id m_index, m_hashes, m_stored, m_data;
   H5Id m_dxpl_collective, m_dxpl_independent;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <memory>
@@ -151,6 +152,22 @@ void write_file_atomic(const std::string &path, const std::string &content, bool
     const auto slash = path.rfind('/');
     fsync_directory(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
   }
+}
+
+void reserve_file_space(const std::string &path, std::uint64_t size) {
+  if (size == 0) return;
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno(errno, "cannot open " + path + " to reserve its space");
+  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP &&
+      errno != ENOSYS)
+    throw_errno(errno, "cannot reserve " + std::to_string(size) + " bytes for " + path);
+  fd.close(path);
+}
+
+std::uint64_t available_bytes(const std::string &path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) throw_errno(errno, "cannot statvfs " + path);
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 bool remove_file(const std::string &path) {

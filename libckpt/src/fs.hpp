@@ -23,6 +23,12 @@ std::string read_file(const std::string &path);
 void write_file_atomic(const std::string &path, const std::string &content, bool durable);
 void fsync_file(const std::string &path);
 void fsync_directory(const std::string &dir);
+/// Reserves the blocks of bytes [0, size) of an existing file so that later
+/// writes cannot fail for lack of space (fallocate; a no-op where the file
+/// system cannot reserve). Throws IoError (CKPT_ERR_NO_SPACE) when full.
+void reserve_file_space(const std::string &path, std::uint64_t size);
+/// Bytes available to unprivileged writers on the file system of `path`.
+std::uint64_t available_bytes(const std::string &path);
 /// Removes a file; a missing file is not an error. Returns false if missing.
 bool remove_file(const std::string &path);
 

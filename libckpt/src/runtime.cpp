@@ -584,9 +584,14 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   }
   std::exception_ptr error;
   std::uint64_t file_bytes = 0;
+  CheckpointFile file;
   try {
-    CheckpointFile file;
     agree(comm, capture([&] { file = CheckpointFile::create(path, comm, header, sizes); }));
+    // Reserve the whole file up front: a full file system fails here, with a
+    // clear ENOSPC, rather than in the middle of a collective write.
+    agree(comm, capture([&] {
+            if (m_rank == 0) reserve_file_space(path, file.allocated_bytes());
+          }));
     debug_kill_point("before_data", version, m_rank);
     auto keep_first = [&](std::exception_ptr e) {
       if (e && !error) error = e;
@@ -630,8 +635,11 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
       keep_first(capture([&] { file.write_data(op); }));
     }
     debug_kill_point("after_data", version, m_rank);
-    keep_first(capture([&] { file.close(); }));
+    // Close normally only when every rank's writes succeeded.
+    if (allreduce_max(comm, static_cast<std::uint64_t>(error ? 1 : 0)) == 0)
+      keep_first(capture([&] { file.close(); }));
     if (!error && m_config.fsync()) keep_first(capture([&] { fsync_file(path); }));
+    if (error) error = classify_write_error(error, sizes);
     agree(comm, error);
     debug_kill_point("before_commit", version, m_rank);
 
@@ -657,6 +665,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
                               rec.serialize(), m_config.fsync());
           }));
   } catch (const Error &e) {
+    file.abandon(comm, m_rank == 0);
     if (m_rank == 0) {
       try {
         remove_file(path);
@@ -721,6 +730,32 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   }
   for_participants(comm, [&](CheckpointParticipant &p) { p.after_checkpoint(*this, true); });
   return stats;
+}
+
+std::exception_ptr
+Runtime::classify_write_error(std::exception_ptr error,
+                              const CheckpointFile::Sizes &sizes) const noexcept {
+  // MPI-IO does not always pass errno up through HDF5: a write that failed
+  // on a file system with less room than the checkpoint needs is ENOSPC.
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error &e) {
+    if (e.status() == CKPT_ERR_NO_SPACE) return error;
+    try {
+      const std::uint64_t needed = sizes.data + 8 * (sizes.hashes + sizes.stored) +
+                                   sizes.rows * sizeof(IndexRow) + (1u << 20);
+      const std::uint64_t free_bytes = available_bytes(m_dir);
+      if (free_bytes < needed)
+        return std::make_exception_ptr(
+            IoError(CKPT_ERR_NO_SPACE, std::string(e.what()) + "; the file system of " + m_dir +
+                                           " is full (" + std::to_string(free_bytes) +
+                                           " bytes free, this checkpoint needs about " +
+                                           std::to_string(needed) + ")"));
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return error;
 }
 
 void Runtime::append_stats_line(const CheckpointStats &s) noexcept {
