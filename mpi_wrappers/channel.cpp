@@ -1,0 +1,299 @@
+#include "channel.hpp"
+
+#include <cstdio>
+#include <string>
+
+namespace ckpt::detail::pmpi {
+
+namespace {
+Layer g_layer;
+
+std::uint64_t hash_world_ranks(MPI_Group group) {
+  int n = 0;
+  PMPI_Group_size(group, &n);
+  std::vector<int> ranks(n), world(n);
+  for (int i = 0; i < n; ++i) ranks[i] = i;
+  MPI_Group world_group;
+  PMPI_Comm_group(MPI_COMM_WORLD, &world_group);
+  PMPI_Group_translate_ranks(group, n, ranks.data(), world_group, world.data());
+  PMPI_Group_free(&world_group);
+  std::uint64_t h = comm_id::mix(0x67726f7570ULL, static_cast<std::uint64_t>(n));
+  for (int r : world) h = comm_id::mix(h, static_cast<std::uint64_t>(static_cast<std::uint32_t>(r)));
+  return h;
+}
+} // namespace
+
+Layer &layer() noexcept { return g_layer; }
+
+Layer::Layer() = default;
+
+void Layer::start() {
+  register_comm(MPI_COMM_WORLD, comm_id::world, true);
+  register_comm(MPI_COMM_SELF, comm_id::self, true);
+  PMPI_Comm_dup(MPI_COMM_SELF, &m_delivery_comm);
+  PMPI_Comm_set_errhandler(m_delivery_comm, MPI_ERRORS_RETURN);
+  m_started = true;
+}
+
+void Layer::stop() noexcept {
+  if (!m_started) return;
+  if (!m_drained.empty())
+    warn(std::to_string(m_drained.size()) +
+         " message(s) drained at a checkpoint were never received by the application");
+  int finalized = 0;
+  PMPI_Finalized(&finalized);
+  if (!finalized && m_delivery_comm != MPI_COMM_NULL) PMPI_Comm_free(&m_delivery_comm);
+  m_delivery_comm = MPI_COMM_NULL;
+  m_last_comm = MPI_COMM_NULL;
+  m_last_state = nullptr;
+  m_by_index.clear();
+  m_retired.clear();
+  m_drained.clear();
+  m_drained_pending = 0;
+  m_windows.clear();
+  m_started = false;
+}
+
+CommState *Layer::comm_slow(MPI_Comm comm) {
+  if (comm == MPI_COMM_NULL || !m_started) return nullptr;
+  const int f = PMPI_Comm_c2f(comm);
+  CommState *state = nullptr;
+  if (f >= 0 && static_cast<std::size_t>(f) < m_by_index.size() && m_by_index[f] &&
+      m_by_index[f]->handle == reinterpret_cast<std::uintptr_t>(comm))
+    state = m_by_index[f].get();
+  else
+    state = register_comm(comm, comm_id::untracked, false);
+  m_last_comm = comm;
+  m_last_state = state;
+  return state;
+}
+
+CommState *Layer::register_comm(MPI_Comm comm, std::uint64_t id, bool stable) {
+  const int f = PMPI_Comm_c2f(comm);
+  if (f < 0) return nullptr;
+  auto state = std::make_unique<CommState>();
+  int inter = 0, peers = 0;
+  PMPI_Comm_test_inter(comm, &inter);
+  if (inter)
+    PMPI_Comm_remote_size(comm, &peers);
+  else
+    PMPI_Comm_size(comm, &peers);
+  PMPI_Comm_rank(comm, &state->rank);
+  state->inter = inter != 0;
+  state->stable = stable && !inter;
+  state->id = state->stable ? id : comm_id::untracked;
+  state->counts = ChannelCounts(peers);
+  state->handle = reinterpret_cast<std::uintptr_t>(comm);
+  if (static_cast<std::size_t>(f) >= m_by_index.size()) m_by_index.resize(f + 1);
+  if (m_by_index[f]) m_retired.push_back(std::move(m_by_index[f]));
+  m_by_index[f] = std::move(state);
+  m_last_comm = MPI_COMM_NULL; // the cache may hold a retired state
+  m_last_state = nullptr;
+  return m_by_index[f].get();
+}
+
+void Layer::comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) {
+  CommState *p = comm(parent);
+  if (!p) return;
+  // Every member of the parent made this call (also those that got
+  // MPI_COMM_NULL), so the ordinal agrees across the parent's members.
+  const std::uint64_t ordinal = p->children++;
+  if (child == MPI_COMM_NULL) return;
+  register_comm(child, comm_id::child(p->id, call_kind, ordinal), p->stable);
+}
+
+void Layer::comm_created_from_group(MPI_Comm parent, MPI_Group group, int tag, MPI_Comm child) {
+  CommState *p = comm(parent);
+  if (!p || child == MPI_COMM_NULL) return;
+  // Only the group's members call Comm_create_group: number the calls per
+  // (parent, group, tag), which every member counts alike.
+  const std::uint64_t gh = hash_world_ranks(group);
+  const std::uint64_t ordinal = m_group_ordinals[{p->id, gh, tag}]++;
+  register_comm(child, comm_id::group_child(p->id, gh, tag, ordinal), p->stable);
+}
+
+void Layer::comm_merged(MPI_Comm child) {
+  if (child == MPI_COMM_NULL) return;
+  MPI_Group g;
+  PMPI_Comm_group(child, &g);
+  const std::uint64_t gh = hash_world_ranks(g);
+  PMPI_Group_free(&g);
+  const std::uint64_t ordinal = m_group_ordinals[{comm_id::world, gh, -1}]++;
+  register_comm(child, comm_id::group_child(comm_id::world, gh, -1, ordinal), true);
+}
+
+void Layer::comm_intercomm(MPI_Comm child) {
+  if (child != MPI_COMM_NULL) register_comm(child, comm_id::untracked, false);
+}
+
+void Layer::comm_freed(MPI_Comm comm) {
+  if (comm == MPI_COMM_NULL) return;
+  const int f = PMPI_Comm_c2f(comm);
+  if (f >= 0 && static_cast<std::size_t>(f) < m_by_index.size() && m_by_index[f] &&
+      m_by_index[f]->handle == reinterpret_cast<std::uintptr_t>(comm))
+    m_retired.push_back(std::move(m_by_index[f]));
+  m_last_comm = MPI_COMM_NULL;
+  m_last_state = nullptr;
+}
+
+std::vector<std::pair<MPI_Comm, CommState *>> Layer::live_comms() const {
+  std::vector<std::pair<MPI_Comm, CommState *>> out;
+  for (const auto &s : m_by_index)
+    if (s) out.emplace_back(reinterpret_cast<MPI_Comm>(s->handle), s.get());
+  return out;
+}
+
+std::pair<MPI_Comm, CommState *> Layer::find_comm(std::uint64_t id) const {
+  for (const auto &s : m_by_index)
+    if (s && s->stable && s->id == id) return {reinterpret_cast<MPI_Comm>(s->handle), s.get()};
+  return {MPI_COMM_NULL, nullptr};
+}
+
+void Layer::reset_counts() noexcept {
+  for (const auto &s : m_by_index)
+    if (s) {
+      s->counts.reset();
+      s->collectives = 0;
+    }
+}
+
+MPI_Request Layer::wrap(MPI_Request real, RequestKind kind, CommState *comm, int peer, int tag) {
+  const std::uint32_t index = m_requests.allocate();
+  RequestSlot &s = m_requests[index];
+  s.real = opaque(real);
+  s.kind = kind;
+  s.comm = comm;
+  s.peer = peer;
+  s.tag = tag;
+  if (kind == RequestKind::persistent_send || kind == RequestKind::persistent_receive)
+    s.state = SlotState::inactive;
+  return virtual_request(index);
+}
+
+void Layer::account(RequestSlot &s, const MPI_Status *st) noexcept {
+  bool cancelled = false;
+  if (s.cancel_requested) {
+    int flag = 0;
+    PMPI_Test_cancelled(st, &flag);
+    cancelled = flag != 0;
+  }
+  if (!s.comm) return;
+  switch (s.kind) {
+  case RequestKind::send:
+  case RequestKind::persistent_send:
+    if (cancelled && s.peer >= 0) s.comm->counts.on_send_cancelled(s.peer);
+    break;
+  case RequestKind::receive:
+  case RequestKind::persistent_receive: {
+    if (cancelled) break;
+    const int src = s.peer == MPI_ANY_SOURCE ? st->MPI_SOURCE : s.peer;
+    if (src >= 0 && src < s.comm->counts.peers()) s.comm->counts.on_receive(src);
+    break;
+  }
+  case RequestKind::matched_receive:
+  case RequestKind::collective:
+    break;
+  }
+}
+
+void Layer::finish(MPI_Request *handle) noexcept {
+  const std::uint32_t index = slot_of(*handle);
+  RequestSlot &s = m_requests[index];
+  if (s.kind == RequestKind::persistent_send || s.kind == RequestKind::persistent_receive) {
+    s.state = SlotState::inactive;
+    s.cancel_requested = false;
+    return;
+  }
+  m_requests.release(index);
+  *handle = MPI_REQUEST_NULL;
+}
+
+std::optional<std::size_t> Layer::find_drained(const CommState &comm, int source, int tag) const {
+  if (!comm.stable || source == MPI_PROC_NULL) return std::nullopt;
+  MatchSpec spec;
+  spec.comm_id = comm.id;
+  spec.source = source;
+  spec.tag = tag;
+  spec.any_source = source == MPI_ANY_SOURCE;
+  spec.any_tag = tag == MPI_ANY_TAG;
+  return m_drained.find(spec);
+}
+
+int Layer::deliver(DrainedMessage message, void *buf, int count, MPI_Datatype datatype,
+                   MPI_Comm comm, MPI_Status *status, Envelope *env) {
+  // A message to ourselves on a private communicator lets the implementation
+  // unpack into any datatype and compute the status exactly as for the
+  // original receive (partial elements, truncation).
+  MPI_Status local;
+  const int rc = PMPI_Sendrecv(message.data.data(), static_cast<int>(message.data.size()),
+                               MPI_PACKED, 0, 0, buf, count, datatype, 0, 0, m_delivery_comm,
+                               &local);
+  Envelope e = envelope_of(local);
+  e.source = message.source;
+  e.tag = message.tag;
+  e.cancelled = false;
+  if (env) *env = e;
+  if (status != MPI_STATUS_IGNORE) store_envelope(status, e);
+  drained_changed();
+  if (rc != MPI_SUCCESS) {
+    // Report the error as the original receive would have: through the
+    // application communicator's error handler.
+    PMPI_Comm_call_errhandler(comm, rc);
+  }
+  return rc;
+}
+
+void store_envelope(MPI_Status *status, const Envelope &env) noexcept {
+  status->MPI_SOURCE = env.source;
+  status->MPI_TAG = env.tag;
+  PMPI_Status_set_elements_x(status, MPI_BYTE, static_cast<MPI_Count>(env.bytes));
+  PMPI_Status_set_cancelled(status, env.cancelled ? 1 : 0);
+}
+
+Envelope envelope_of(const MPI_Status &status) noexcept {
+  Envelope e;
+  e.source = status.MPI_SOURCE;
+  e.tag = status.MPI_TAG;
+  MPI_Count bytes = 0;
+  PMPI_Get_elements_x(&status, MPI_BYTE, &bytes);
+  e.bytes = bytes > 0 ? static_cast<std::uint64_t>(bytes) : 0;
+  int cancelled = 0;
+  PMPI_Test_cancelled(&status, &cancelled);
+  e.cancelled = cancelled != 0;
+  return e;
+}
+
+void note_collective(MPI_Comm comm) noexcept {
+  if (CommState *s = layer().comm(comm)) ++s->collectives;
+}
+
+void note_icollective(MPI_Comm comm, MPI_Request *request) noexcept {
+  CommState *s = layer().comm(comm);
+  if (s) ++s->collectives;
+  *request = layer().wrap(*request, RequestKind::collective, s, MPI_PROC_NULL, 0);
+}
+
+void note_comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) noexcept {
+  try {
+    layer().comm_created(parent, child, call_kind);
+  } catch (...) {
+    warn("cannot track a new communicator (out of memory)");
+  }
+}
+
+void note_rma_operation(MPI_Win win) noexcept {
+  try {
+    layer().window(win).unsynced_ops = true;
+  } catch (...) {
+  }
+}
+
+void warn(const std::string &message) noexcept {
+  int rank = -1, initialized = 0, finalized = 0;
+  PMPI_Initialized(&initialized);
+  PMPI_Finalized(&finalized);
+  if (initialized && !finalized) PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr, "[ckpt][rank %d] warning: libckpt_pmpi: %s\n", rank, message.c_str());
+}
+
+} // namespace ckpt::detail::pmpi

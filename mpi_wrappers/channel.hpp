@@ -1,0 +1,163 @@
+// The PMPI layer's process-wide state (communicators, virtual requests,
+// drained messages, RMA epochs) and the notifications the generated wrappers
+// send it. This is the MPI side; the logic it relies on lives in plain
+// classes (channel_counts, request_table, drained_store, drain).
+#ifndef CKPT_PMPI_CHANNEL_HPP
+#define CKPT_PMPI_CHANNEL_HPP
+
+#include "channel_counts.hpp"
+#include "drained_store.hpp"
+#include "request_table.hpp"
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace ckpt::detail {
+int &runtime_scope_depth() noexcept;
+}
+
+namespace ckpt::detail::pmpi {
+
+/// True when the call comes from libckpt itself (HDF5 I/O, agreement
+/// collectives): such calls go straight to PMPI, never counted or drained.
+inline bool bypass() noexcept { return runtime_scope_depth() > 0; }
+
+/// RMA synchronisation state of one window.
+struct WindowState {
+  int locks = 0;           ///< Win_lock without Win_unlock
+  bool lock_all = false;   ///< Win_lock_all without Win_unlock_all
+  bool access = false;     ///< Win_start without Win_complete
+  bool exposure = false;   ///< Win_post without Win_wait
+  bool unsynced_ops = false; ///< operations issued since the last synchronisation
+};
+
+class Layer {
+public:
+  Layer();
+
+  /// Called after PMPI_Init(_thread) succeeded / before PMPI_Finalize.
+  void start();
+  void stop() noexcept;
+  [[nodiscard]] bool started() const noexcept { return m_started; }
+
+  /// State of `comm`, registering it on first sight (null for MPI_COMM_NULL
+  /// or an invalid handle). Hot path: one compare when the communicator is
+  /// the same as in the previous call.
+  CommState *comm(MPI_Comm comm) {
+    if (comm == m_last_comm) return m_last_state;
+    return comm_slow(comm);
+  }
+  void comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind);
+  void comm_created_from_group(MPI_Comm parent, MPI_Group group, int tag, MPI_Comm child);
+  void comm_merged(MPI_Comm child);
+  void comm_intercomm(MPI_Comm child);
+  void comm_freed(MPI_Comm comm);
+  /// Every live communicator the layer tracks.
+  std::vector<std::pair<MPI_Comm, CommState *>> live_comms() const;
+  /// The live communicator with stable id `id`, if any.
+  std::pair<MPI_Comm, CommState *> find_comm(std::uint64_t id) const;
+
+  // Requests.
+  RequestTable &requests() noexcept { return m_requests; }
+  MPI_Request wrap(MPI_Request real, RequestKind kind, CommState *comm, int peer, int tag);
+  /// Completes the accounting of a request whose implementation request
+  /// completed with status `st` (never null).
+  static void account(RequestSlot &slot, const MPI_Status *st) noexcept;
+  /// After the application saw the completion: frees a one-shot slot and
+  /// nulls the handle; a persistent request becomes inactive.
+  void finish(MPI_Request *handle) noexcept;
+
+  // Drained messages.
+  [[nodiscard]] bool has_drained() const noexcept { return m_drained_pending != 0; }
+  DrainedStore &drained() noexcept { return m_drained; }
+  void drained_changed() noexcept { m_drained_pending = m_drained.size(); }
+  /// The oldest drained message a receive (source, tag) on `comm` matches.
+  std::optional<std::size_t> find_drained(const CommState &comm, int source, int tag) const;
+  /// Delivers a drained message into (buf, count, datatype) like a receive on
+  /// `comm` would, filling `*env` and `*status` (unless MPI_STATUS_IGNORE;
+  /// MPI_ERROR is left untouched). Returns the receive's error code.
+  int deliver(DrainedMessage message, void *buf, int count, MPI_Datatype datatype, MPI_Comm comm,
+              MPI_Status *status, Envelope *env);
+  /// Matched probes on real messages not yet received (Mprobe/Improbe).
+  int &outstanding_matched_probes() noexcept { return m_outstanding_mprobes; }
+  /// Active receives the application freed with MPI_Request_free: their
+  /// completion is invisible, so the channel counts cannot be trusted.
+  int &freed_active_receives() noexcept { return m_freed_active_receives; }
+
+  // RMA.
+  WindowState &window(MPI_Win win) { return m_windows[win]; }
+  void window_freed(MPI_Win win) { m_windows.erase(win); }
+  const std::unordered_map<MPI_Win, WindowState> &windows() const noexcept { return m_windows; }
+
+  /// Resets every channel count (the channels were just closed).
+  void reset_counts() noexcept;
+
+private:
+  CommState *comm_slow(MPI_Comm comm);
+  CommState *register_comm(MPI_Comm comm, std::uint64_t id, bool stable);
+
+  bool m_started = false;
+  MPI_Comm m_last_comm = MPI_COMM_NULL;
+  CommState *m_last_state = nullptr;
+  // Indexed by the communicator's Fortran handle, a small dense integer.
+  std::vector<std::unique_ptr<CommState>> m_by_index;
+  // States of freed communicators stay alive: pending requests point to them.
+  std::vector<std::unique_ptr<CommState>> m_retired;
+  std::map<std::tuple<std::uint64_t, std::uint64_t, int>, std::uint64_t> m_group_ordinals;
+  RequestTable m_requests;
+  DrainedStore m_drained;
+  std::size_t m_drained_pending = 0;
+  int m_outstanding_mprobes = 0;
+  int m_freed_active_receives = 0;
+  MPI_Comm m_delivery_comm = MPI_COMM_NULL; // private dup of MPI_COMM_SELF
+  std::unordered_map<MPI_Win, WindowState> m_windows;
+};
+
+Layer &layer() noexcept;
+
+// Notifications from the generated wrappers.
+void note_collective(MPI_Comm comm) noexcept;
+void note_icollective(MPI_Comm comm, MPI_Request *request) noexcept;
+void note_comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) noexcept;
+void note_rma_operation(MPI_Win win) noexcept;
+
+/// Writes an envelope into a status the application owns, leaving MPI_ERROR.
+void store_envelope(MPI_Status *status, const Envelope &env) noexcept;
+Envelope envelope_of(const MPI_Status &status) noexcept;
+
+/// Virtual MPI_Message handles for matched probes of drained messages.
+inline bool is_virtual_message(MPI_Message m) noexcept {
+  return RequestTable::is_virtual(reinterpret_cast<std::uintptr_t>(m));
+}
+inline MPI_Message virtual_message(std::uint64_t ticket) noexcept {
+  return reinterpret_cast<MPI_Message>(RequestTable::handle_of(static_cast<std::uint32_t>(ticket)));
+}
+inline std::uint64_t ticket_of(MPI_Message m) noexcept {
+  return RequestTable::index_of(reinterpret_cast<std::uintptr_t>(m));
+}
+
+inline bool is_virtual_request(MPI_Request r) noexcept {
+  return RequestTable::is_virtual(reinterpret_cast<std::uintptr_t>(r));
+}
+inline std::uint32_t slot_of(MPI_Request r) noexcept {
+  return RequestTable::index_of(reinterpret_cast<std::uintptr_t>(r));
+}
+inline MPI_Request virtual_request(std::uint32_t index) noexcept {
+  return reinterpret_cast<MPI_Request>(RequestTable::handle_of(index));
+}
+inline MPI_Request real_request(std::uintptr_t r) noexcept { return reinterpret_cast<MPI_Request>(r); }
+inline std::uintptr_t opaque(MPI_Request r) noexcept { return reinterpret_cast<std::uintptr_t>(r); }
+
+/// Logs a line "[ckpt][rank N] warning: libckpt_pmpi: ..." on stderr.
+void warn(const std::string &message) noexcept;
+
+} // namespace ckpt::detail::pmpi
+
+#endif

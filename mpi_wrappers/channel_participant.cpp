@@ -1,0 +1,337 @@
+// Channel closure at a checkpoint and channel restoration after a restart
+// (docs/PROTOCOL.md). All MPI calls here are PMPI_ calls on private
+// communicators or on the application's communicators for draining.
+#include "channel_participant.hpp"
+
+#include "channel.hpp"
+#include "drain.hpp"
+#include "snapshot.hpp"
+
+#include "error.hpp"
+#include "mpi_util.hpp"
+#include "participant.hpp"
+#include "runtime.hpp"
+
+#include <sched.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail::pmpi {
+
+namespace {
+
+/// Rank translation of one communicator to the runtime communicator.
+struct CommView {
+  MPI_Comm comm = MPI_COMM_NULL;
+  CommState *state = nullptr;
+  std::uint64_t key = 0;           ///< id in the exchange (untracked for unstable ones)
+  std::vector<int> to_runtime;     ///< local peer rank -> runtime rank (MPI_UNDEFINED if none)
+  std::vector<int> from_runtime;   ///< runtime rank -> local peer rank (-1 if none)
+};
+
+std::vector<CommView> view_comms(MPI_Comm runtime_comm, int runtime_size) {
+  MPI_Group runtime_group;
+  check_mpi(PMPI_Comm_group(runtime_comm, &runtime_group), "MPI_Comm_group");
+  std::vector<CommView> out;
+  for (auto [comm, state] : layer().live_comms()) {
+    CommView v;
+    v.comm = comm;
+    v.state = state;
+    v.key = state->stable ? state->id : comm_id::untracked;
+    MPI_Group g;
+    check_mpi(state->inter ? PMPI_Comm_remote_group(comm, &g) : PMPI_Comm_group(comm, &g),
+              "MPI_Comm_group");
+    const int n = state->counts.peers();
+    std::vector<int> ranks(n);
+    for (int i = 0; i < n; ++i) ranks[i] = i;
+    v.to_runtime.assign(n, MPI_UNDEFINED);
+    check_mpi(PMPI_Group_translate_ranks(g, n, ranks.data(), runtime_group, v.to_runtime.data()),
+              "MPI_Group_translate_ranks");
+    PMPI_Group_free(&g);
+    v.from_runtime.assign(runtime_size, -1);
+    for (int i = 0; i < n; ++i)
+      if (v.to_runtime[i] != MPI_UNDEFINED) v.from_runtime[v.to_runtime[i]] = i;
+    out.push_back(std::move(v));
+  }
+  PMPI_Group_free(&runtime_group);
+  return out;
+}
+
+/// The drain's MPI side: probes and receives on the application's
+/// communicators, tests the application's pending receives.
+class MpiDrainTransport final : public DrainTransport {
+public:
+  explicit MpiDrainTransport(const std::vector<CommView> &views) : m_views(views) {}
+
+  void progress_application_receives() override {
+    layer().requests().for_each([](std::uint32_t, RequestSlot &s) {
+      if (s.state != SlotState::active) return;
+      if (s.kind != RequestKind::receive && s.kind != RequestKind::persistent_receive) return;
+      MPI_Request real = real_request(s.real);
+      int flag = 0;
+      MPI_Status st;
+      check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (pending application receive)");
+      if (!flag) return;
+      s.real = opaque(real);
+      Layer::account(s, &st);
+      s.result = envelope_of(st);
+      s.state = SlotState::completed;
+    });
+  }
+
+  bool drain_one(std::uint64_t comm_id) override {
+    for (const CommView &v : m_views) {
+      if (v.key != comm_id) continue;
+      int flag = 0;
+      MPI_Status st;
+      check_mpi(PMPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, v.comm, &flag, &st), "MPI_Iprobe (drain)");
+      if (!flag) continue;
+      MPI_Count bytes = 0;
+      check_mpi(PMPI_Get_elements_x(&st, MPI_BYTE, &bytes), "MPI_Get_elements_x (drain)");
+      if (bytes > INT32_MAX) throw MpiError("a message in flight is larger than 2 GiB");
+      DrainedMessage m;
+      m.comm_id = comm_id;
+      m.source = st.MPI_SOURCE;
+      m.tag = st.MPI_TAG;
+      m.data.resize(static_cast<std::size_t>(bytes));
+      // Any message may be received as MPI_PACKED; it is delivered later by
+      // sending it as MPI_PACKED to a receive with the application's type.
+      check_mpi(PMPI_Recv(m.data.data(), static_cast<int>(bytes), MPI_PACKED, st.MPI_SOURCE,
+                          st.MPI_TAG, v.comm, MPI_STATUS_IGNORE),
+                "MPI_Recv (drain)");
+      v.state->counts.on_receive(st.MPI_SOURCE);
+      layer().drained().push(std::move(m));
+      layer().drained_changed();
+      return true;
+    }
+    return false;
+  }
+
+  [[nodiscard]] std::uint64_t received(std::uint64_t comm_id, int source) const override {
+    std::uint64_t n = 0;
+    for (const CommView &v : m_views) {
+      if (v.key != comm_id) continue;
+      const int local = v.from_runtime[source];
+      if (local >= 0) n += v.state->counts.received(local);
+    }
+    return n;
+  }
+
+  void idle() override { sched_yield(); }
+
+private:
+  const std::vector<CommView> &m_views;
+};
+
+std::string window_problem() {
+  for (const auto &[win, w] : layer().windows()) {
+    if (w.locks > 0 || w.lock_all) return "an RMA passive-target epoch (MPI_Win_lock) is open";
+    if (w.access || w.exposure) return "an RMA access or exposure epoch (MPI_Win_start/post) is open";
+    if (w.unsynced_ops) return "RMA operations were issued since the last MPI_Win_fence";
+  }
+  return {};
+}
+
+/// Problems that make the channel state impossible to capture, found before
+/// touching any channel.
+std::string static_problem() {
+  if (std::string w = window_problem(); !w.empty()) return w;
+  if (layer().outstanding_matched_probes() > 0)
+    return "a message matched by MPI_Mprobe/MPI_Improbe has not been received yet";
+  if (layer().freed_active_receives() > 0)
+    return "an active receive request was freed with MPI_Request_free: its message cannot be "
+           "accounted";
+  std::string out;
+  layer().requests().for_each([&](std::uint32_t, RequestSlot &s) {
+    if (out.empty() && (s.kind == RequestKind::persistent_send || s.kind == RequestKind::persistent_receive))
+      out = "persistent requests exist (MPI_Send_init/MPI_Recv_init): their buffers and datatypes "
+            "cannot be re-created at a restart; free them before checkpointing";
+  });
+  return out;
+}
+
+void exchange_counts(MPI_Comm comm, int size, const std::vector<CommView> &views,
+                     std::vector<Expectation> &expected) {
+  std::vector<SentChannel> sent;
+  for (const CommView &v : views)
+    for (int p = 0; p < v.state->counts.peers(); ++p) {
+      const std::uint64_t n = v.state->counts.sent(p);
+      if (n == 0) continue;
+      if (v.to_runtime[p] == MPI_UNDEFINED)
+        throw MpiError("messages were sent to a process outside the communicator libckpt was "
+                       "initialised on: the channel cannot be closed");
+      sent.push_back({v.key, v.to_runtime[p], n});
+    }
+  const auto plan = plan_count_records(sent, size);
+  std::vector<int> send_counts(size), recv_counts(size), sdispl(size), rdispl(size);
+  std::vector<CountRecord> out;
+  for (int r = 0; r < size; ++r) {
+    send_counts[r] = static_cast<int>(plan[r].size() * sizeof(CountRecord));
+    sdispl[r] = static_cast<int>(out.size() * sizeof(CountRecord));
+    out.insert(out.end(), plan[r].begin(), plan[r].end());
+  }
+  check_mpi(PMPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm),
+            "MPI_Alltoall (channel counts)");
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    rdispl[r] = total;
+    total += recv_counts[r];
+  }
+  std::vector<CountRecord> in(static_cast<std::size_t>(total) / sizeof(CountRecord));
+  check_mpi(PMPI_Alltoallv(out.data(), send_counts.data(), sdispl.data(), MPI_BYTE, in.data(),
+                           recv_counts.data(), rdispl.data(), MPI_BYTE, comm),
+            "MPI_Alltoallv (channel counts)");
+  std::vector<std::vector<CountRecord>> per_source(size);
+  for (int r = 0; r < size; ++r) {
+    const CountRecord *first = in.data() + rdispl[r] / static_cast<int>(sizeof(CountRecord));
+    per_source[r].assign(first, first + recv_counts[r] / static_cast<int>(sizeof(CountRecord)));
+  }
+  expected = expectations_from(per_source);
+}
+
+/// After the drain every message sent before the checkpoint was received,
+/// so pending sends complete; pending receives with nothing to receive and
+/// pending collectives cannot be captured.
+std::string settle_requests() {
+  std::string problem;
+  layer().requests().for_each([&](std::uint32_t, RequestSlot &s) {
+    if (s.state != SlotState::active) return;
+    MPI_Request real = real_request(s.real);
+    MPI_Status st;
+    switch (s.kind) {
+    case RequestKind::send:
+    case RequestKind::matched_receive:
+      check_mpi(PMPI_Wait(&real, &st), "MPI_Wait (pending request at checkpoint)");
+      break;
+    case RequestKind::collective: {
+      int flag = 0;
+      check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (nonblocking collective)");
+      if (!flag) {
+        if (problem.empty()) problem = "a nonblocking collective is still pending";
+        return;
+      }
+      break;
+    }
+    default:
+      if (problem.empty())
+        problem = "a receive posted before the checkpoint (source " + std::to_string(s.peer) +
+                  ", tag " + std::to_string(s.tag) +
+                  ") is still pending and no message in flight matches it";
+      return;
+    }
+    s.real = opaque(real);
+    Layer::account(s, &st);
+    s.result = envelope_of(st);
+    s.state = SlotState::completed;
+  });
+  return problem;
+}
+
+class ChannelParticipant final : public CheckpointParticipant {
+public:
+  void before_checkpoint(Runtime &runtime) override {
+    const int rank = runtime.rank();
+    const auto fail_if = [&](const std::string &problem) {
+      agree(runtime.comm(), capture([&] {
+              if (!problem.empty())
+                throw StateError("checkpoint refused by the PMPI layer on rank " +
+                                 std::to_string(rank) + ": " + problem);
+            }));
+    };
+    fail_if(static_problem());
+
+    // 1. Channel counts go over a private duplicate of the runtime's
+    //    communicator; 2. drain; 3. settle the requests.
+    Comm priv = Comm::duplicate(runtime.comm());
+    const int size = runtime.size();
+    std::vector<CommView> views = view_comms(priv.get(), size);
+    std::vector<Expectation> expected;
+    std::exception_ptr err = capture([&] { exchange_counts(priv.get(), size, views, expected); });
+    agree(priv.get(), err);
+    MpiDrainTransport transport(views);
+    err = capture([&] { drain_channels(transport, expected, comm_id::untracked); });
+    agree(priv.get(), err);
+    std::string problem;
+    err = capture([&] { problem = settle_requests(); });
+    agree(priv.get(), err);
+    // Every message sent before this point has been received: the channels
+    // are empty, counts restart from zero.
+    layer().reset_counts();
+    fail_if(problem);
+
+    // 4. The snapshot: drained messages and requests completed for the app.
+    ChannelSnapshot snap;
+    snap.messages = layer().drained().all();
+    layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
+      if (s.state == SlotState::completed) snap.requests.push_back({index, s.kind, s.result});
+    });
+    m_blob = encode_snapshot(snap);
+    runtime.protect(snapshot_region_id, "ckpt.pmpi.channels", m_blob.data(), m_blob.size(), 1,
+                    CKPT_BYTE);
+  }
+
+  void after_checkpoint(Runtime &runtime, bool) override {
+    try {
+      runtime.unprotect(snapshot_region_id);
+    } catch (const Error &) {
+      // not protected: before_checkpoint failed early
+    }
+    m_blob.clear();
+    m_blob.shrink_to_fit();
+  }
+
+  void after_restart(Runtime &runtime) override {
+    const std::optional<std::size_t> bytes = runtime.restored_bytes(snapshot_region_id);
+    if (!bytes) return; // written without the PMPI layer
+    std::vector<unsigned char> blob(*bytes);
+    runtime.protect(snapshot_region_id, "ckpt.pmpi.channels", blob.data(), blob.size(), 1,
+                    CKPT_BYTE);
+    runtime.unprotect(snapshot_region_id);
+    ChannelSnapshot snap;
+    try {
+      snap = decode_snapshot(blob.data(), blob.size());
+    } catch (const SnapshotFormatError &e) {
+      throw FormatError(std::string("rank ") + std::to_string(runtime.rank()) + ": " + e.what());
+    }
+    layer().drained().clear();
+    for (DrainedMessage &m : snap.messages) layer().drained().push(std::move(m));
+    layer().drained_changed();
+    for (const CompletedRequest &c : snap.requests) {
+      if (!layer().requests().claim(c.index))
+        throw StateError("rank " + std::to_string(runtime.rank()) +
+                         ": a request created before ckpt_restart() occupies the handle of a "
+                         "request restored from the checkpoint; restart before posting requests");
+      RequestSlot &s = layer().requests()[c.index];
+      s.kind = c.kind;
+      s.state = SlotState::completed;
+      s.result = c.result;
+      s.real = opaque(MPI_REQUEST_NULL);
+    }
+    layer().reset_counts();
+  }
+
+private:
+  std::vector<unsigned char> m_blob;
+};
+
+ChannelParticipant g_participant;
+bool g_attached = false;
+
+} // namespace
+
+void attach_participant() {
+  if (g_attached) return;
+  register_participant(&g_participant);
+  g_attached = true;
+}
+
+void detach_participant() noexcept {
+  if (!g_attached) return;
+  unregister_participant(&g_participant);
+  g_attached = false;
+}
+
+} // namespace ckpt::detail::pmpi

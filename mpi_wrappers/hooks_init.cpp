@@ -1,0 +1,160 @@
+// Init/Finalize, communicator management and RMA synchronisation hooks.
+#include "channel.hpp"
+#include "hooks.hpp"
+#include "channel_participant.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace ckpt::detail::pmpi::hooks {
+
+namespace {
+int started(int rc) {
+  if (rc != MPI_SUCCESS) return rc;
+  try {
+    layer().start();
+    attach_participant();
+  } catch (const std::exception &e) {
+    warn(std::string("cannot start: ") + e.what());
+  }
+  return rc;
+}
+} // namespace
+
+int init(int *argc, char ***argv) { return started(PMPI_Init(argc, argv)); }
+
+int init_thread(int *argc, char ***argv, int required, int *provided) {
+  // The layer's state is process-wide and unlocked: it supports every level
+  // up to MPI_THREAD_SERIALIZED and refuses MPI_THREAD_MULTIPLE by providing
+  // less, which the MPI standard allows and applications must check.
+  const bool refused = required == MPI_THREAD_MULTIPLE;
+  const int rc = PMPI_Init_thread(argc, argv, std::min(required, int{MPI_THREAD_SERIALIZED}), provided);
+  if (rc == MPI_SUCCESS && refused) {
+    *provided = std::min(*provided, int{MPI_THREAD_SERIALIZED});
+    int rank = 0;
+    PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0)
+      warn("MPI_THREAD_MULTIPLE is not supported by the checkpoint layer: providing "
+           "MPI_THREAD_SERIALIZED (check the `provided` argument of MPI_Init_thread)");
+  }
+  return started(rc);
+}
+
+int finalize() {
+  detach_participant();
+  layer().stop();
+  return PMPI_Finalize();
+}
+
+int comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm) {
+  const int rc = PMPI_Comm_create_group(comm, group, tag, newcomm);
+  if (rc == MPI_SUCCESS) layer().comm_created_from_group(comm, group, tag, *newcomm);
+  return rc;
+}
+
+int intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm bridge_comm,
+                     int remote_leader, int tag, MPI_Comm *newintercomm) {
+  const int rc = PMPI_Intercomm_create(local_comm, local_leader, bridge_comm, remote_leader, tag,
+                                       newintercomm);
+  // Detected, counted per peer, but not identifiable across a restart:
+  // messages in flight on it make a checkpoint fail (see drain.hpp).
+  if (rc == MPI_SUCCESS) layer().comm_intercomm(*newintercomm);
+  return rc;
+}
+
+int intercomm_merge(MPI_Comm intercomm, int high, MPI_Comm *newintracomm) {
+  const int rc = PMPI_Intercomm_merge(intercomm, high, newintracomm);
+  if (rc == MPI_SUCCESS) layer().comm_merged(*newintracomm);
+  return rc;
+}
+
+int comm_free(MPI_Comm *comm) {
+  const MPI_Comm c = *comm;
+  const int rc = PMPI_Comm_free(comm);
+  if (rc == MPI_SUCCESS) layer().comm_freed(c);
+  return rc;
+}
+
+int comm_disconnect(MPI_Comm *comm) {
+  const MPI_Comm c = *comm;
+  const int rc = PMPI_Comm_disconnect(comm);
+  if (rc == MPI_SUCCESS) layer().comm_freed(c);
+  return rc;
+}
+
+// RMA: only the synchronisation state is tracked, so that a checkpoint in an
+// open epoch fails instead of writing a snapshot that misses RMA traffic.
+
+int win_fence(int assert, MPI_Win win) {
+  const int rc = PMPI_Win_fence(assert, win);
+  if (rc == MPI_SUCCESS) layer().window(win).unsynced_ops = false;
+  return rc;
+}
+
+int win_lock(int lock_type, int rank, int assert, MPI_Win win) {
+  const int rc = PMPI_Win_lock(lock_type, rank, assert, win);
+  if (rc == MPI_SUCCESS) ++layer().window(win).locks;
+  return rc;
+}
+
+int win_unlock(int rank, MPI_Win win) {
+  const int rc = PMPI_Win_unlock(rank, win);
+  if (rc == MPI_SUCCESS) {
+    WindowState &w = layer().window(win);
+    w.locks = std::max(0, w.locks - 1);
+    if (w.locks == 0 && !w.lock_all) w.unsynced_ops = false;
+  }
+  return rc;
+}
+
+int win_lock_all(int assert, MPI_Win win) {
+  const int rc = PMPI_Win_lock_all(assert, win);
+  if (rc == MPI_SUCCESS) layer().window(win).lock_all = true;
+  return rc;
+}
+
+int win_unlock_all(MPI_Win win) {
+  const int rc = PMPI_Win_unlock_all(win);
+  if (rc == MPI_SUCCESS) {
+    WindowState &w = layer().window(win);
+    w.lock_all = false;
+    if (w.locks == 0) w.unsynced_ops = false;
+  }
+  return rc;
+}
+
+int win_start(MPI_Group group, int assert, MPI_Win win) {
+  const int rc = PMPI_Win_start(group, assert, win);
+  if (rc == MPI_SUCCESS) layer().window(win).access = true;
+  return rc;
+}
+
+int win_complete(MPI_Win win) {
+  const int rc = PMPI_Win_complete(win);
+  if (rc == MPI_SUCCESS) {
+    layer().window(win).access = false;
+    layer().window(win).unsynced_ops = false;
+  }
+  return rc;
+}
+
+int win_post(MPI_Group group, int assert, MPI_Win win) {
+  const int rc = PMPI_Win_post(group, assert, win);
+  if (rc == MPI_SUCCESS) layer().window(win).exposure = true;
+  return rc;
+}
+
+int win_wait(MPI_Win win) {
+  const int rc = PMPI_Win_wait(win);
+  if (rc == MPI_SUCCESS) layer().window(win).exposure = false;
+  return rc;
+}
+
+int win_free(MPI_Win *win) {
+  const MPI_Win w = *win;
+  const int rc = PMPI_Win_free(win);
+  if (rc == MPI_SUCCESS) layer().window_freed(w);
+  return rc;
+}
+
+} // namespace ckpt::detail::pmpi::hooks

@@ -1,0 +1,354 @@
+// Point-to-point hooks: count sends when posted and receives when completed,
+// hand out virtual requests, and serve receives and probes from the drained
+// messages first (they are older than anything the implementation holds).
+#include "channel.hpp"
+#include "hooks.hpp"
+
+#include <vector>
+
+namespace ckpt::detail::pmpi::hooks {
+
+namespace {
+
+inline void count_send(MPI_Comm comm, int dest) noexcept {
+  if (dest < 0) return; // MPI_PROC_NULL
+  if (CommState *s = layer().comm(comm)) s->counts.on_send(dest);
+}
+
+inline void count_receive(CommState *s, int source) noexcept {
+  if (s && source >= 0 && source < s->counts.peers()) s->counts.on_receive(source);
+}
+
+/// A receive consumed its message also when it failed with MPI_ERR_TRUNCATE.
+inline bool consumed(int rc) noexcept {
+  if (rc == MPI_SUCCESS) return true;
+  int cls = 0;
+  PMPI_Error_class(rc, &cls);
+  return cls == MPI_ERR_TRUNCATE;
+}
+
+/// The drained message a receive on `comm` must take, if any.
+inline std::optional<std::size_t> drained_match(CommState *s, int source, int tag) {
+  if (!s || !layer().has_drained()) return std::nullopt;
+  return layer().find_drained(*s, source, tag);
+}
+
+int deliver_now(std::size_t pos, void *buf, int count, MPI_Datatype dt, MPI_Comm comm,
+                MPI_Status *status, Envelope *env = nullptr) {
+  return layer().deliver(layer().drained().take(pos), buf, count, dt, comm, status, env);
+}
+
+template <class Post>
+int post_send(Post &&post, MPI_Comm comm, int dest, int tag, MPI_Request *request) {
+  MPI_Request real = MPI_REQUEST_NULL;
+  const int rc = post(&real);
+  if (rc != MPI_SUCCESS) return rc;
+  CommState *s = layer().comm(comm);
+  if (dest >= 0 && s) s->counts.on_send(dest);
+  *request = layer().wrap(real, RequestKind::send, s, dest, tag);
+  return rc;
+}
+
+template <class Init>
+int init_persistent(Init &&init, RequestKind kind, MPI_Comm comm, int peer, int tag,
+                    MPI_Request *request, ReceiveArgs args = {}) {
+  MPI_Request real = MPI_REQUEST_NULL;
+  const int rc = init(&real);
+  if (rc != MPI_SUCCESS) return rc;
+  *request = layer().wrap(real, kind, layer().comm(comm), peer, tag);
+  layer().requests()[slot_of(*request)].args = args;
+  return rc;
+}
+
+} // namespace
+
+int send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  const int rc = PMPI_Send(buf, count, datatype, dest, tag, comm);
+  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  return rc;
+}
+
+int ssend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  const int rc = PMPI_Ssend(buf, count, datatype, dest, tag, comm);
+  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  return rc;
+}
+
+int bsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  const int rc = PMPI_Bsend(buf, count, datatype, dest, tag, comm);
+  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  return rc;
+}
+
+int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  const int rc = PMPI_Rsend(buf, count, datatype, dest, tag, comm);
+  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  return rc;
+}
+
+int isend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+          MPI_Request *request) {
+  return post_send([&](MPI_Request *r) { return PMPI_Isend(buf, count, datatype, dest, tag, comm, r); },
+                   comm, dest, tag, request);
+}
+
+int issend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+           MPI_Request *request) {
+  return post_send([&](MPI_Request *r) { return PMPI_Issend(buf, count, datatype, dest, tag, comm, r); },
+                   comm, dest, tag, request);
+}
+
+int ibsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+           MPI_Request *request) {
+  return post_send([&](MPI_Request *r) { return PMPI_Ibsend(buf, count, datatype, dest, tag, comm, r); },
+                   comm, dest, tag, request);
+}
+
+int irsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+           MPI_Request *request) {
+  return post_send([&](MPI_Request *r) { return PMPI_Irsend(buf, count, datatype, dest, tag, comm, r); },
+                   comm, dest, tag, request);
+}
+
+int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
+         MPI_Status *status) {
+  CommState *s = layer().comm(comm);
+  if (auto pos = drained_match(s, source, tag))
+    return deliver_now(*pos, buf, count, datatype, comm, status);
+  MPI_Status local;
+  MPI_Status *st = status;
+  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  const int rc = PMPI_Recv(buf, count, datatype, source, tag, comm, st);
+  if (consumed(rc)) count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+  return rc;
+}
+
+int irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
+          MPI_Request *request) {
+  CommState *s = layer().comm(comm);
+  if (auto pos = drained_match(s, source, tag)) {
+    // Served at once from a drained message: the request is born complete.
+    const std::uint32_t index = layer().requests().allocate();
+    RequestSlot &slot = layer().requests()[index];
+    slot.kind = RequestKind::receive;
+    slot.comm = s;
+    slot.peer = source;
+    slot.tag = tag;
+    slot.real = opaque(MPI_REQUEST_NULL);
+    slot.state = SlotState::completed;
+    const int rc = deliver_now(*pos, buf, count, datatype, comm, MPI_STATUS_IGNORE, &slot.result);
+    slot.result.error = rc;
+    *request = virtual_request(index);
+    return MPI_SUCCESS;
+  }
+  MPI_Request real = MPI_REQUEST_NULL;
+  const int rc = PMPI_Irecv(buf, count, datatype, source, tag, comm, &real);
+  if (rc != MPI_SUCCESS) return rc;
+  *request = layer().wrap(real, RequestKind::receive, s, source, tag);
+  return rc;
+}
+
+int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag,
+             void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
+             MPI_Comm comm, MPI_Status *status) {
+  CommState *s = layer().comm(comm);
+  if (auto pos = drained_match(s, source, recvtag)) {
+    MPI_Request sreq = MPI_REQUEST_NULL;
+    int rc = PMPI_Isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, &sreq);
+    if (rc != MPI_SUCCESS) return rc;
+    const int rrc = deliver_now(*pos, recvbuf, recvcount, recvtype, comm, status);
+    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    if (rc == MPI_SUCCESS) count_send(comm, dest);
+    return rrc != MPI_SUCCESS ? rrc : rc;
+  }
+  MPI_Status local;
+  MPI_Status *st = status;
+  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  const int rc = PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
+                               recvtype, source, recvtag, comm, st);
+  if (consumed(rc)) {
+    count_send(comm, dest);
+    count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+  }
+  return rc;
+}
+
+int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int sendtag,
+                     int source, int recvtag, MPI_Comm comm, MPI_Status *status) {
+  CommState *s = layer().comm(comm);
+  if (auto pos = drained_match(s, source, recvtag)) {
+    // Send a packed copy, then overwrite the buffer with the drained message.
+    int size = 0, position = 0;
+    int rc = PMPI_Pack_size(count, datatype, comm, &size);
+    if (rc != MPI_SUCCESS) return rc;
+    std::vector<unsigned char> copy(static_cast<std::size_t>(size));
+    rc = PMPI_Pack(buf, count, datatype, copy.data(), size, &position, comm);
+    if (rc != MPI_SUCCESS) return rc;
+    MPI_Request sreq = MPI_REQUEST_NULL;
+    rc = PMPI_Isend(copy.data(), position, MPI_PACKED, dest, sendtag, comm, &sreq);
+    if (rc != MPI_SUCCESS) return rc;
+    const int rrc = deliver_now(*pos, buf, count, datatype, comm, status);
+    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    if (rc == MPI_SUCCESS) count_send(comm, dest);
+    return rrc != MPI_SUCCESS ? rrc : rc;
+  }
+  MPI_Status local;
+  MPI_Status *st = status;
+  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  const int rc =
+      PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
+  if (consumed(rc)) {
+    count_send(comm, dest);
+    count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+  }
+  return rc;
+}
+
+int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
+  if (auto pos = drained_match(layer().comm(comm), source, tag)) {
+    if (status != MPI_STATUS_IGNORE) {
+      const DrainedMessage &m = layer().drained().at(*pos);
+      store_envelope(status, {m.source, m.tag, m.data.size(), false, 0});
+    }
+    return MPI_SUCCESS;
+  }
+  return PMPI_Probe(source, tag, comm, status);
+}
+
+int iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status) {
+  if (auto pos = drained_match(layer().comm(comm), source, tag)) {
+    *flag = 1;
+    if (status != MPI_STATUS_IGNORE) {
+      const DrainedMessage &m = layer().drained().at(*pos);
+      store_envelope(status, {m.source, m.tag, m.data.size(), false, 0});
+    }
+    return MPI_SUCCESS;
+  }
+  return PMPI_Iprobe(source, tag, comm, flag, status);
+}
+
+namespace {
+
+int matched_probe_from_drained(std::size_t pos, MPI_Message *message, MPI_Status *status) {
+  const DrainedMessage &m = layer().drained().at(pos);
+  if (status != MPI_STATUS_IGNORE) store_envelope(status, {m.source, m.tag, m.data.size(), false, 0});
+  *message = virtual_message(layer().drained().reserve(pos));
+  return MPI_SUCCESS;
+}
+
+void count_matched_probe(CommState *s, MPI_Message message, const MPI_Status *st) {
+  if (message == MPI_MESSAGE_NO_PROC || message == MPI_MESSAGE_NULL) return;
+  // The message left the channel: it is received as far as the counts go.
+  count_receive(s, st->MPI_SOURCE);
+  ++layer().outstanding_matched_probes();
+}
+
+} // namespace
+
+int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status *status) {
+  CommState *s = layer().comm(comm);
+  if (auto pos = drained_match(s, source, tag))
+    return matched_probe_from_drained(*pos, message, status);
+  MPI_Status local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
+  const int rc = PMPI_Mprobe(source, tag, comm, message, st);
+  if (rc == MPI_SUCCESS) count_matched_probe(s, *message, st);
+  return rc;
+}
+
+int improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
+            MPI_Status *status) {
+  CommState *s = layer().comm(comm);
+  if (auto pos = drained_match(s, source, tag)) {
+    *flag = 1;
+    return matched_probe_from_drained(*pos, message, status);
+  }
+  MPI_Status local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
+  const int rc = PMPI_Improbe(source, tag, comm, flag, message, st);
+  if (rc == MPI_SUCCESS && *flag) count_matched_probe(s, *message, st);
+  return rc;
+}
+
+namespace {
+/// The communicator a matched message came from is not known for virtual
+/// messages; errors are reported on MPI_COMM_WORLD's handler.
+std::optional<DrainedMessage> take_virtual(MPI_Message *message) {
+  auto m = layer().drained().take_reserved(ticket_of(*message));
+  *message = MPI_MESSAGE_NULL;
+  return m;
+}
+} // namespace
+
+int mrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Status *status) {
+  if (is_virtual_message(*message)) {
+    auto m = take_virtual(message);
+    if (!m) return MPI_ERR_REQUEST;
+    return layer().deliver(std::move(*m), buf, count, type, MPI_COMM_WORLD, status, nullptr);
+  }
+  const bool real_message = *message != MPI_MESSAGE_NO_PROC && *message != MPI_MESSAGE_NULL;
+  const int rc = PMPI_Mrecv(buf, count, type, message, status);
+  if (real_message && *message == MPI_MESSAGE_NULL) --layer().outstanding_matched_probes();
+  return rc;
+}
+
+int imrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Request *request) {
+  if (is_virtual_message(*message)) {
+    auto m = take_virtual(message);
+    if (!m) return MPI_ERR_REQUEST;
+    const std::uint32_t index = layer().requests().allocate();
+    RequestSlot &slot = layer().requests()[index];
+    slot.kind = RequestKind::matched_receive;
+    slot.real = opaque(MPI_REQUEST_NULL);
+    slot.state = SlotState::completed;
+    slot.result.error = layer().deliver(std::move(*m), buf, count, type, MPI_COMM_WORLD,
+                                        MPI_STATUS_IGNORE, &slot.result);
+    *request = virtual_request(index);
+    return MPI_SUCCESS;
+  }
+  const bool real_message = *message != MPI_MESSAGE_NO_PROC && *message != MPI_MESSAGE_NULL;
+  MPI_Request real = MPI_REQUEST_NULL;
+  const int rc = PMPI_Imrecv(buf, count, type, message, &real);
+  if (rc != MPI_SUCCESS) return rc;
+  if (real_message) --layer().outstanding_matched_probes();
+  *request = layer().wrap(real, RequestKind::matched_receive, nullptr, MPI_PROC_NULL, 0);
+  return rc;
+}
+
+int send_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+              MPI_Request *request) {
+  return init_persistent(
+      [&](MPI_Request *r) { return PMPI_Send_init(buf, count, datatype, dest, tag, comm, r); },
+      RequestKind::persistent_send, comm, dest, tag, request);
+}
+
+int ssend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+               MPI_Request *request) {
+  return init_persistent(
+      [&](MPI_Request *r) { return PMPI_Ssend_init(buf, count, datatype, dest, tag, comm, r); },
+      RequestKind::persistent_send, comm, dest, tag, request);
+}
+
+int bsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+               MPI_Request *request) {
+  return init_persistent(
+      [&](MPI_Request *r) { return PMPI_Bsend_init(buf, count, datatype, dest, tag, comm, r); },
+      RequestKind::persistent_send, comm, dest, tag, request);
+}
+
+int rsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+               MPI_Request *request) {
+  return init_persistent(
+      [&](MPI_Request *r) { return PMPI_Rsend_init(buf, count, datatype, dest, tag, comm, r); },
+      RequestKind::persistent_send, comm, dest, tag, request);
+}
+
+int recv_init(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
+              MPI_Request *request) {
+  return init_persistent(
+      [&](MPI_Request *r) { return PMPI_Recv_init(buf, count, datatype, source, tag, comm, r); },
+      RequestKind::persistent_receive, comm, source, tag, request,
+      ReceiveArgs{buf, count, reinterpret_cast<std::uintptr_t>(datatype)});
+}
+
+} // namespace ckpt::detail::pmpi::hooks
