@@ -37,7 +37,7 @@ started_pid() {
 if started_pid slurmctld >/dev/null; then
   jobs=$(squeue --noheader --format=%i 2>/dev/null || true)
   if [[ -n $jobs ]]; then
-    log "cancelling jobs:" $jobs
+    log "cancelling jobs: ${jobs//$'\n'/ }"
     # shellcheck disable=SC2086 # one argument per job id
     scancel $jobs 2>/dev/null || true
     for _ in $(seq 150); do
@@ -45,7 +45,7 @@ if started_pid slurmctld >/dev/null; then
       sleep 0.2
     done
     left=$(squeue --noheader --format='%i:%T' 2>/dev/null || true)
-    [[ -z $left ]] || log "WARNING: jobs still in the queue:" $left
+    [[ -z $left ]] || log "WARNING: jobs still in the queue: ${left//$'\n'/ }"
   fi
 fi
 

@@ -10,6 +10,7 @@
 #   stop:  scripts/slurm-stop.sh: stops only the daemons that `start` started.
 set -euo pipefail
 TEST_NAME=slurm_fixture
+# shellcheck source=SCRIPTDIR/slurm_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_lib.sh"
 trap - EXIT # no jobs of our own to cancel here
 SCRIPTS=$PROJECT_SOURCE_DIR/scripts

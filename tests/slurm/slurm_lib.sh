@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # slurm_lib.sh - helpers for the Slurm end-to-end tests (sourced, not run).
 #
 # The tests share one Slurm brought up by the slurm_start fixture (slurm_fixture.sh start)
@@ -7,6 +8,7 @@
 
 SLURM_TEST_SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJECT_SOURCE_DIR=$(cd "$SLURM_TEST_SOURCE_DIR/../.." && pwd)
+# shellcheck disable=SC2034 # used by the tests that source this file
 JOBSCRIPTS=$PROJECT_SOURCE_DIR/jobscripts
 : "${LOCAL_SLURM_DIR:?set by tests/slurm/CMakeLists.txt}"
 SLURM_READY=$LOCAL_SLURM_DIR/ready

@@ -10,6 +10,7 @@ set -euo pipefail
 HEAT=${1:?usage: test_relaunch.sh HEAT mpirun|srun}
 LAUNCHER=${2:?usage: test_relaunch.sh HEAT mpirun|srun}
 TEST_NAME=relaunch-$LAUNCHER
+# shellcheck source=SCRIPTDIR/slurm_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_lib.sh"
 require_slurm
 [[ -x $HEAT ]] || fail "heat is not built: $HEAT"

@@ -8,6 +8,7 @@
 set -euo pipefail
 HEAT=${1:?usage: test_relaunch_giveup.sh HEAT}
 TEST_NAME=relaunch-giveup
+# shellcheck source=SCRIPTDIR/slurm_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_lib.sh"
 require_slurm
 [[ -x $HEAT ]] || fail "heat is not built: $HEAT"

@@ -12,6 +12,7 @@ set -euo pipefail
 HEAT=${1:?usage: test_requeue.sh HEAT mpirun|srun}
 LAUNCHER=${2:?usage: test_requeue.sh HEAT mpirun|srun}
 TEST_NAME=requeue-$LAUNCHER
+# shellcheck source=SCRIPTDIR/slurm_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_lib.sh"
 require_slurm
 [[ -x $HEAT ]] || fail "heat is not built: $HEAT"
@@ -34,7 +35,7 @@ note "submitted job $job"
 
 wait_until 120 "job $job to run and commit its first checkpoint" any_commit_in "$ckpt"
 job_is_running "$job" || fail "job $job is $(job_field "$job" JobState) before the signal"
-note "first checkpoint committed: $(cd "$ckpt" && ls ckpt.v*.commit | tr '\n' ' ')"
+note "first checkpoint committed: $(cd "$ckpt" && echo ckpt.v*.commit)"
 scancel --signal=USR1 --batch "$job" || fail "scancel --signal=USR1 --batch $job failed"
 note "sent SIGUSR1 to the batch shell of job $job"
 
