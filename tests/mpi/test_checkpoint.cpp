@@ -518,8 +518,10 @@ TEST(BadInput, CallsOutOfOrderNameTheExpectedCall) {
   EXPECT_NE(std::string(ckpt_last_error()).find("ckpt_finalize"), std::string::npos);
   EXPECT_EQ(ckpt_protect(-1, "x", &x, 1, CKPT_DOUBLE), CKPT_ERR_ARGUMENT);
   EXPECT_EQ(ckpt_protect(0, "x", nullptr, 1, CKPT_DOUBLE), CKPT_ERR_ARGUMENT);
-  const int bad_type = 99;
-  EXPECT_EQ(ckpt_protect(0, "x", &x, 1, static_cast<ckpt_type>(bad_type)), CKPT_ERR_ARGUMENT);
+  ckpt_type bad_type;
+  const int bad_value = 99; // what a C caller could pass
+  std::memcpy(&bad_type, &bad_value, sizeof bad_type);
+  EXPECT_EQ(ckpt_protect(0, "x", &x, 1, bad_type), CKPT_ERR_ARGUMENT);
   EXPECT_EQ(ckpt_unprotect(7), CKPT_ERR_ARGUMENT);
   ASSERT_EQ(ckpt_protect(0, "x", &x, 1, CKPT_DOUBLE), CKPT_SUCCESS);
   ASSERT_EQ(ckpt_checkpoint(1), CKPT_SUCCESS) << ckpt_last_error();
