@@ -1,0 +1,590 @@
+// heat: the 2-D heat equation on a global NX x NY grid, explicit Jacobi
+// iteration with the 5-point stencil, decomposed in 2-D over the MPI ranks and
+// made restartable with libckpt.
+//
+// The update of every point is the same expression evaluated in the same
+// order whatever the decomposition, so the final field is bit-for-bit the same
+// for any number of ranks and across checkpoint/restart. At the end rank 0
+// prints `checksum <16 hex digits>`: XXH3-64 of the global field (doubles,
+// global row-major order). Exit codes: 0 done, 85 (CKPT_EXIT_REQUEUE)
+// checkpointed on a signal and should be requeued, 1 runtime error, 2 usage
+// error.
+#include <ckpt/ckpt.hpp>
+
+#include <boost/program_options.hpp>
+#include <mpi.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_runtime_error = 1;
+constexpr int exit_usage = 2;
+
+/// Boundary temperatures: the global grid is surrounded by a fixed ring.
+constexpr double north_edge = 100.0; // the hot edge
+constexpr double west_edge = 50.0;
+constexpr double south_edge = 0.0;
+constexpr double east_edge = 0.0;
+/// Diffusion number of the explicit scheme (stable up to 0.25).
+constexpr double alpha = 0.2;
+
+/// A bad command line: reported by rank 0, exit code 2.
+class UsageError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class RestartMode { no, yes, automatic };
+enum class InitialField { pattern, cold };
+
+struct Options {
+  std::int64_t nx = 512;
+  std::int64_t ny = 512;
+  std::int64_t steps = 1000;
+  std::int64_t checkpoint_every = 100;
+  std::int64_t print_every = 0;
+  std::int64_t sleep_ms = 0;
+  std::string dir;    // empty: libckpt's configured directory
+  std::string config; // libckpt INI file, optional
+  RestartMode restart = RestartMode::no;
+  InitialField init = InitialField::pattern;
+};
+
+void check_mpi(int rc, const char *call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(rc, text, &length);
+  throw std::runtime_error(std::string(call) + " failed: " + std::string(text, length));
+}
+
+bool mpi_finalized() noexcept {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  return finalized != 0;
+}
+
+/// Owns a communicator created by MPI (never WORLD or SELF).
+class Communicator {
+public:
+  Communicator() = default;
+  explicit Communicator(MPI_Comm comm) : m_comm(comm) {}
+  ~Communicator() {
+    if (m_comm != MPI_COMM_NULL && !mpi_finalized()) MPI_Comm_free(&m_comm);
+  }
+  Communicator(const Communicator &) = delete;
+  Communicator &operator=(const Communicator &) = delete;
+  [[nodiscard]] MPI_Comm get() const noexcept { return m_comm; }
+
+private:
+  MPI_Comm m_comm = MPI_COMM_NULL;
+};
+
+/// Owns a committed derived datatype.
+class Datatype {
+public:
+  explicit Datatype(MPI_Datatype type) : m_type(type) {
+    check_mpi(MPI_Type_commit(&m_type), "MPI_Type_commit");
+  }
+  ~Datatype() {
+    if (m_type != MPI_DATATYPE_NULL && !mpi_finalized()) MPI_Type_free(&m_type);
+  }
+  Datatype(const Datatype &) = delete;
+  Datatype &operator=(const Datatype &) = delete;
+  [[nodiscard]] MPI_Datatype get() const noexcept { return m_type; }
+
+private:
+  MPI_Datatype m_type = MPI_DATATYPE_NULL;
+};
+
+std::int64_t parse_count(const boost::program_options::variables_map &vm, const char *name,
+                         std::int64_t min) {
+  const auto value = vm[name].as<std::int64_t>();
+  if (value < min)
+    throw UsageError("--" + std::string(name) + " must be at least " + std::to_string(min) +
+                     ", got " + std::to_string(value));
+  return value;
+}
+
+/// Parses the command line; std::nullopt after --help (already printed).
+std::optional<Options> parse_options(int argc, char **argv, bool print) {
+  namespace po = boost::program_options;
+  Options opts;
+  po::options_description desc("Usage: heat [options]\n\n"
+                               "2-D heat equation (Jacobi, 5-point stencil) checkpointed with "
+                               "libckpt.\nPrints `checksum <hex>` (XXH3-64 of the final global "
+                               "field) at the end.\nExit codes: 0 done, 85 checkpointed on a "
+                               "signal (requeue), 1 runtime error, 2 usage error.\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("nx", po::value<std::int64_t>()->default_value(opts.nx), "global grid width (columns)")
+    ("ny", po::value<std::int64_t>()->default_value(opts.ny), "global grid height (rows)")
+    ("steps", po::value<std::int64_t>()->default_value(opts.steps),
+     "total number of time steps of the run (a restarted run continues up to it)")
+    ("checkpoint-every", po::value<std::int64_t>()->default_value(opts.checkpoint_every),
+     "checkpoint every N steps (0: only when a checkpoint signal arrives)")
+    ("dir", po::value<std::string>(),
+     "checkpoint directory (default: libckpt's configured `dir`)")
+    ("config", po::value<std::string>(), "libckpt configuration (INI) file")
+    ("restart", po::value<std::string>()->default_value("no")->implicit_value("yes"),
+     "no: start fresh; yes (also `--restart` alone): restart from the newest valid "
+     "checkpoint, fail if there is none; auto: restart if a checkpoint exists")
+    ("init", po::value<std::string>()->default_value("pattern"),
+     "initial interior field: pattern (every point differs from its neighbours) or cold "
+     "(all zero: heat spreads in from the edges)")
+    ("sleep-ms", po::value<std::int64_t>()->default_value(0),
+     "sleep this many milliseconds per step (lets tests kill the run at a chosen moment)")
+    ("print-every", po::value<std::int64_t>()->default_value(0),
+     "print `step N` every N steps (0: never)");
+  // clang-format on
+
+  po::variables_map vm;
+  try {
+    const po::positional_options_description no_positionals;
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(no_positionals).run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::error &e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help") != 0) {
+    if (print) {
+      std::ostringstream text;
+      text << desc << '\n';
+      std::fputs(text.str().c_str(), stdout);
+      std::fflush(stdout);
+    }
+    return std::nullopt;
+  }
+
+  opts.nx = parse_count(vm, "nx", 1);
+  opts.ny = parse_count(vm, "ny", 1);
+  opts.steps = parse_count(vm, "steps", 0);
+  opts.checkpoint_every = parse_count(vm, "checkpoint-every", 0);
+  opts.sleep_ms = parse_count(vm, "sleep-ms", 0);
+  opts.print_every = parse_count(vm, "print-every", 0);
+  if (opts.nx > INT_MAX / opts.ny)
+    throw UsageError("the grid " + std::to_string(opts.nx) + "x" + std::to_string(opts.ny) +
+                     " is too large: at most " + std::to_string(INT_MAX) + " points");
+  if (vm.count("dir") != 0) {
+    opts.dir = vm["dir"].as<std::string>();
+    if (opts.dir.empty()) throw UsageError("--dir must not be empty");
+  }
+  if (vm.count("config") != 0) opts.config = vm["config"].as<std::string>();
+
+  const auto restart = vm["restart"].as<std::string>();
+  if (restart == "no")
+    opts.restart = RestartMode::no;
+  else if (restart == "yes")
+    opts.restart = RestartMode::yes;
+  else if (restart == "auto")
+    opts.restart = RestartMode::automatic;
+  else
+    throw UsageError("--restart must be no, yes or auto, got '" + restart + "'");
+
+  const auto init = vm["init"].as<std::string>();
+  if (init == "pattern")
+    opts.init = InitialField::pattern;
+  else if (init == "cold")
+    opts.init = InitialField::cold;
+  else
+    throw UsageError("--init must be pattern or cold, got '" + init + "'");
+  return opts;
+}
+
+/// The part [start, start + count) of n items that part `index` of `parts` owns;
+/// the first n % parts parts get one item more.
+std::pair<int, int> split(int n, int parts, int index) {
+  const int base = n / parts;
+  const int extra = n % parts;
+  return {index * base + std::min(index, extra), base + (index < extra ? 1 : 0)};
+}
+
+/// One rank's block of the global grid on a 2-D Cartesian communicator.
+/// Dimension 0 splits the rows (y), dimension 1 the columns (x).
+struct Block {
+  int row0 = 0, rows = 0; // global first row, number of rows
+  int col0 = 0, cols = 0; // global first column, number of columns
+};
+
+class Decomposition {
+public:
+  Decomposition(MPI_Comm world, int nx, int ny) {
+    int size = 0;
+    check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size");
+    check_mpi(MPI_Dims_create(size, 2, m_dims), "MPI_Dims_create");
+    if (ny < m_dims[0] || nx < m_dims[1])
+      throw UsageError("the grid " + std::to_string(nx) + "x" + std::to_string(ny) +
+                       " is too small for " + std::to_string(m_dims[0]) + "x" +
+                       std::to_string(m_dims[1]) + " ranks (at least one point per rank)");
+    m_nx = nx;
+    m_ny = ny;
+    const int periods[2] = {0, 0};
+    MPI_Comm cart = MPI_COMM_NULL;
+    // No reordering: the Cartesian rank equals the rank in `world`, which is
+    // the rank libckpt stores this block under.
+    check_mpi(MPI_Cart_create(world, 2, m_dims, periods, 0, &cart), "MPI_Cart_create");
+    m_comm = std::make_unique<Communicator>(cart);
+    check_mpi(MPI_Comm_set_errhandler(cart, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    check_mpi(MPI_Comm_rank(cart, &m_rank), "MPI_Comm_rank");
+    check_mpi(MPI_Cart_shift(cart, 0, 1, &m_north, &m_south), "MPI_Cart_shift");
+    check_mpi(MPI_Cart_shift(cart, 1, 1, &m_west, &m_east), "MPI_Cart_shift");
+    m_block = block_of(m_rank);
+  }
+
+  [[nodiscard]] Block block_of(int rank) const {
+    int coords[2] = {0, 0};
+    check_mpi(MPI_Cart_coords(comm(), rank, 2, coords), "MPI_Cart_coords");
+    Block b;
+    std::tie(b.row0, b.rows) = split(m_ny, m_dims[0], coords[0]);
+    std::tie(b.col0, b.cols) = split(m_nx, m_dims[1], coords[1]);
+    return b;
+  }
+
+  [[nodiscard]] MPI_Comm comm() const noexcept { return m_comm->get(); }
+  [[nodiscard]] int rank() const noexcept { return m_rank; }
+  [[nodiscard]] const Block &block() const noexcept { return m_block; }
+  [[nodiscard]] int nx() const noexcept { return m_nx; }
+  [[nodiscard]] int ny() const noexcept { return m_ny; }
+  [[nodiscard]] int dim(int d) const noexcept { return m_dims[d]; }
+  [[nodiscard]] int north() const noexcept { return m_north; }
+  [[nodiscard]] int south() const noexcept { return m_south; }
+  [[nodiscard]] int west() const noexcept { return m_west; }
+  [[nodiscard]] int east() const noexcept { return m_east; }
+
+private:
+  int m_dims[2] = {0, 0};
+  int m_nx = 0;
+  int m_ny = 0;
+  std::unique_ptr<Communicator> m_comm;
+  int m_rank = 0;
+  int m_north = MPI_PROC_NULL, m_south = MPI_PROC_NULL;
+  int m_west = MPI_PROC_NULL, m_east = MPI_PROC_NULL;
+  Block m_block;
+};
+
+/// A rank's block with one ghost layer around it: (rows + 2) x (cols + 2)
+/// doubles, row-major. Local interior indices run over [0, rows) x [0, cols);
+/// -1 and rows/cols address the ghosts.
+class Field {
+public:
+  explicit Field(const Block &block)
+      : m_rows(block.rows), m_cols(block.cols),
+        m_data(static_cast<std::size_t>(block.rows + 2) * static_cast<std::size_t>(block.cols + 2),
+               0.0) {}
+
+  [[nodiscard]] std::size_t index(int row, int col) const noexcept {
+    return static_cast<std::size_t>(row + 1) * static_cast<std::size_t>(m_cols + 2) +
+           static_cast<std::size_t>(col + 1);
+  }
+  double &at(int row, int col) noexcept { return m_data[index(row, col)]; }
+  [[nodiscard]] const double &at(int row, int col) const noexcept {
+    return m_data[index(row, col)];
+  }
+  [[nodiscard]] int rows() const noexcept { return m_rows; }
+  [[nodiscard]] int cols() const noexcept { return m_cols; }
+  std::vector<double> &storage() noexcept { return m_data; }
+
+private:
+  int m_rows;
+  int m_cols;
+  std::vector<double> m_data;
+};
+
+/// Initial value of interior point (row, col) of the global grid.
+double initial_value(InitialField init, int row, int col) {
+  if (init == InitialField::cold) return 0.0;
+  // Exact in binary, and different from each neighbour, so every point
+  // changes in every step.
+  return static_cast<double>((row * 7 + col * 13) % 64) * 0.25;
+}
+
+/// Sets the interior from the initial condition and the ghosts that lie on
+/// the global boundary to the fixed edge temperatures. Ghosts facing another
+/// rank are filled by the halo exchange.
+void initialize(Field &field, const Decomposition &dec, InitialField init) {
+  const Block &b = dec.block();
+  for (int r = 0; r < b.rows; ++r)
+    for (int c = 0; c < b.cols; ++c)
+      field.at(r, c) = initial_value(init, b.row0 + r, b.col0 + c);
+  for (int c = -1; c <= b.cols; ++c) {
+    if (b.row0 == 0) field.at(-1, c) = north_edge;
+    if (b.row0 + b.rows == dec.ny()) field.at(b.rows, c) = south_edge;
+  }
+  for (int r = 0; r < b.rows; ++r) {
+    if (b.col0 == 0) field.at(r, -1) = west_edge;
+    if (b.col0 + b.cols == dec.nx()) field.at(r, b.cols) = east_edge;
+  }
+}
+
+/// Exchanges the edge rows and columns with the four neighbours.
+class HaloExchange {
+public:
+  explicit HaloExchange(const Decomposition &dec) : m_dec(dec), m_column(make_column(dec)) {}
+
+  void operator()(Field &f) const {
+    const MPI_Comm comm = m_dec.comm();
+    const int rows = f.rows();
+    const int cols = f.cols();
+    // Rows are contiguous: first row goes north while the last ghost row
+    // arrives from the south, and the other way round.
+    check_mpi(MPI_Sendrecv(&f.at(0, 0), cols, MPI_DOUBLE, m_dec.north(), tag_north, &f.at(rows, 0),
+                           cols, MPI_DOUBLE, m_dec.south(), tag_north, comm, MPI_STATUS_IGNORE),
+              "MPI_Sendrecv (north)");
+    check_mpi(MPI_Sendrecv(&f.at(rows - 1, 0), cols, MPI_DOUBLE, m_dec.south(), tag_south,
+                           &f.at(-1, 0), cols, MPI_DOUBLE, m_dec.north(), tag_south, comm,
+                           MPI_STATUS_IGNORE),
+              "MPI_Sendrecv (south)");
+    // Columns are strided.
+    check_mpi(MPI_Sendrecv(&f.at(0, 0), 1, m_column.get(), m_dec.west(), tag_west, &f.at(0, cols),
+                           1, m_column.get(), m_dec.east(), tag_west, comm, MPI_STATUS_IGNORE),
+              "MPI_Sendrecv (west)");
+    check_mpi(MPI_Sendrecv(&f.at(0, cols - 1), 1, m_column.get(), m_dec.east(), tag_east,
+                           &f.at(0, -1), 1, m_column.get(), m_dec.west(), tag_east, comm,
+                           MPI_STATUS_IGNORE),
+              "MPI_Sendrecv (east)");
+  }
+
+private:
+  static constexpr int tag_north = 1, tag_south = 2, tag_west = 3, tag_east = 4;
+
+  static MPI_Datatype make_column(const Decomposition &dec) {
+    MPI_Datatype column = MPI_DATATYPE_NULL;
+    check_mpi(MPI_Type_vector(dec.block().rows, 1, dec.block().cols + 2, MPI_DOUBLE, &column),
+              "MPI_Type_vector");
+    return column;
+  }
+
+  const Decomposition &m_dec;
+  Datatype m_column;
+};
+
+/// One Jacobi step of the interior of `in` into `out` (ghosts of `out` kept).
+void jacobi_step(const Field &in, Field &out) {
+  for (int r = 0; r < in.rows(); ++r) {
+    const double *up = &in.at(r - 1, 0);
+    const double *mid = &in.at(r, 0);
+    const double *down = &in.at(r + 1, 0);
+    double *dst = &out.at(r, 0);
+    for (int c = 0; c < in.cols(); ++c) {
+      const double u = mid[c];
+      dst[c] = u + alpha * ((up[c] + down[c] + mid[c - 1] + mid[c + 1]) - 4.0 * u);
+    }
+  }
+}
+
+/// Collective: XXH3-64 of the global interior in global row-major order,
+/// valid on rank 0 (0 elsewhere).
+std::uint64_t global_checksum(const Field &f, const Decomposition &dec) {
+  const Block &mine = dec.block();
+  std::vector<double> packed(static_cast<std::size_t>(mine.rows) * mine.cols);
+  for (int r = 0; r < mine.rows; ++r)
+    std::copy_n(&f.at(r, 0), mine.cols,
+                packed.begin() + static_cast<std::ptrdiff_t>(r) * mine.cols);
+
+  int size = 0;
+  check_mpi(MPI_Comm_size(dec.comm(), &size), "MPI_Comm_size");
+  std::vector<int> counts;
+  std::vector<int> displs;
+  std::vector<Block> blocks;
+  std::vector<double> gathered;
+  if (dec.rank() == 0) {
+    int offset = 0;
+    for (int rank = 0; rank < size; ++rank) {
+      blocks.push_back(dec.block_of(rank));
+      counts.push_back(blocks.back().rows * blocks.back().cols);
+      displs.push_back(offset);
+      offset += counts.back();
+    }
+    gathered.resize(static_cast<std::size_t>(offset));
+  }
+  check_mpi(MPI_Gatherv(packed.data(), static_cast<int>(packed.size()), MPI_DOUBLE, gathered.data(),
+                        counts.data(), displs.data(), MPI_DOUBLE, 0, dec.comm()),
+            "MPI_Gatherv");
+  if (dec.rank() != 0) return 0;
+
+  std::vector<double> global(static_cast<std::size_t>(dec.nx()) * dec.ny());
+  for (int rank = 0; rank < size; ++rank) {
+    const Block &b = blocks[rank];
+    for (int r = 0; r < b.rows; ++r)
+      std::copy_n(gathered.begin() + displs[rank] + static_cast<std::ptrdiff_t>(r) * b.cols, b.cols,
+                  global.begin() + static_cast<std::ptrdiff_t>(b.row0 + r) * dec.nx() + b.col0);
+  }
+  return XXH3_64bits(global.data(), global.size() * sizeof(double));
+}
+
+/// The simulation; returns the exit code. `session` lives in the caller so
+/// that a failure can be agreed on before it is finalized.
+int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &session) {
+  const Decomposition dec(MPI_COMM_WORLD, static_cast<int>(opts.nx), static_cast<int>(opts.ny));
+  Field cur(dec.block());
+  Field next(dec.block());
+  initialize(cur, dec, opts.init);
+  initialize(next, dec, opts.init);
+  const HaloExchange exchange_halos(dec);
+  std::int64_t step = 0;
+
+  std::map<std::string, std::string> ckpt_options;
+  if (!opts.dir.empty()) ckpt_options["dir"] = opts.dir;
+  session.emplace(MPI_COMM_WORLD, opts.config, ckpt_options);
+  session->protect(0, "temperature", cur.storage());
+  session->protect(1, "step", &step, 1);
+
+  if (rank == 0) {
+    const std::string every = opts.checkpoint_every > 0
+                                  ? "every " + std::to_string(opts.checkpoint_every) + " steps"
+                                  : std::string("on signal only");
+    std::printf("heat: %" PRId64 "x%" PRId64 " grid on %d ranks (%dx%d), %" PRId64
+                " steps, checkpoints %s\n",
+                opts.nx, opts.ny, size, dec.dim(0), dec.dim(1), opts.steps, every.c_str());
+    std::fflush(stdout);
+  }
+
+  if (opts.restart != RestartMode::no) {
+    const auto latest = session->latest();
+    if (latest) {
+      const ckpt::CheckpointId id = session->restart();
+      if (step != id.step)
+        throw std::runtime_error("restored step counter " + std::to_string(step) +
+                                 " differs from the checkpoint's step label " +
+                                 std::to_string(id.step));
+      if (step > opts.steps)
+        throw std::runtime_error("the checkpoint is at step " + std::to_string(step) +
+                                 ", past --steps " + std::to_string(opts.steps));
+      if (rank == 0) {
+        std::printf("restarted from version %" PRId64 " at step %" PRId64 "\n", id.version,
+                    id.step);
+        std::fflush(stdout);
+      }
+    } else if (opts.restart == RestartMode::yes) {
+      throw std::runtime_error("--restart: no committed checkpoint in " +
+                               (opts.dir.empty()
+                                    ? std::string("the configured checkpoint directory")
+                                    : "'" + opts.dir + "'") +
+                               " (use --restart=auto to start fresh when there is none)");
+    } else if (rank == 0) {
+      std::printf("no checkpoint found, starting at step 0\n");
+      std::fflush(stdout);
+    }
+  }
+
+  while (step < opts.steps) {
+    if (opts.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opts.sleep_ms));
+    exchange_halos(cur);
+    jacobi_step(cur, next);
+    std::swap(cur, next);
+    ++step;
+    session->protect(0, "temperature", cur.storage()); // same size: moves the pointer
+
+    const bool requested = session->need_checkpoint(); // collective: every rank, every step
+    const bool due = opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0;
+    if (requested || due) session->checkpoint(step);
+    if (session->should_exit()) {
+      if (rank == 0) {
+        std::printf("checkpointed at step %" PRId64 " on a signal; exiting for requeue (%d)\n",
+                    step, CKPT_EXIT_REQUEUE);
+        std::fflush(stdout);
+      }
+      session->finalize();
+      return CKPT_EXIT_REQUEUE;
+    }
+    if (rank == 0 && opts.print_every > 0 && step % opts.print_every == 0) {
+      std::printf("step %" PRId64 "\n", step);
+      std::fflush(stdout);
+    }
+  }
+
+  const std::uint64_t checksum = global_checksum(cur, dec);
+  session->finalize();
+  if (rank == 0) {
+    std::printf("checksum %016" PRIx64 "\n", checksum);
+    std::fflush(stdout);
+  }
+  return exit_ok;
+}
+
+/// Collective over WORLD: how many ranks failed. A rank that failed waits at
+/// most `patience` for the others: if some ranks are still busy (stuck in a
+/// collective the failed rank left), it returns -1.
+int count_failures(bool failed, std::chrono::seconds patience) {
+  int local = failed ? 1 : 0;
+  int total = 0;
+  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_Iallreduce(&local, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD, &request);
+  if (!failed) {
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+    return total;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    int done = 0;
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done != 0) return total;
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0;
+  int size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+
+  int code = exit_ok;
+  std::string error;
+  std::optional<ckpt::Session> session;
+  try {
+    // Every rank parses the same command line, so all agree on usage errors.
+    const std::optional<Options> opts = parse_options(argc, argv, rank == 0);
+    if (opts) code = run(*opts, rank, size, session);
+  } catch (const UsageError &e) {
+    code = exit_usage;
+    error = e.what();
+  } catch (const ckpt::Error &e) {
+    code = exit_runtime_error;
+    error = std::string(e.what()) + " [" + ckpt_status_name(e.status()) + "]";
+  } catch (const std::exception &e) {
+    code = exit_runtime_error;
+    error = e.what();
+  }
+
+  if (code == exit_usage) {
+    if (rank == 0) std::fprintf(stderr, "heat: %s (see heat --help)\n", error.c_str());
+  } else {
+    const int failures = count_failures(code == exit_runtime_error, std::chrono::seconds(10));
+    if (failures != 0 && failures != size) {
+      // Some ranks failed alone: the others cannot finish collectively.
+      if (code == exit_runtime_error)
+        std::fprintf(stderr, "heat: [rank %d] error: %s\n", rank, error.c_str());
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, exit_runtime_error);
+    }
+    if (failures == size && rank == 0) std::fprintf(stderr, "heat: error: %s\n", error.c_str());
+  }
+  session.reset(); // collective finalize, if run() did not finalize already
+  MPI_Finalize();
+  return code;
+}
