@@ -1,0 +1,253 @@
+# Shared helpers of the heat kill/restart tests. Sourced, not run.
+#
+# Environment (set by ckpt_add_script_test): CKPT_MPIEXEC, e.g.
+# "/usr/bin/mpiexec --oversubscribe", and CKPT_MPIEXEC_NUMPROC_FLAG (-n).
+# Every run goes through `timeout`, so a hang fails the test instead of
+# outliving it; background runs get their own session so that they can be
+# killed as a whole (Open MPI puts each rank in its own process group, but all
+# of them stay in the launcher's session).
+
+set -euo pipefail
+
+read -r -a MPIEXEC <<<"${CKPT_MPIEXEC:-mpiexec --oversubscribe}"
+NP_FLAG=${CKPT_MPIEXEC_NUMPROC_FLAG:--n}
+RUN_LIMIT=${CKPT_TEST_RUN_LIMIT:-180} # seconds for one launcher run
+TEST_NAME=$(basename "$0" .sh)
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
+fail() {
+  printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+  exit 1
+}
+
+# Seeds $RANDOM from CKPT_TEST_SEED or a fresh value and says how to rerun.
+seed_random() {
+  local seed=${CKPT_TEST_SEED:-$((RANDOM * 32768 + RANDOM))}
+  RANDOM=$seed
+  log "random seed $seed (rerun with CKPT_TEST_SEED=$seed)"
+}
+
+# Flags that make the launcher pass the named environment variables to the
+# ranks (Open MPI: -x NAME); other launchers pass the environment anyway.
+ENV_FLAG=()
+if "${MPIEXEC[0]}" --version 2>&1 | grep -q -e 'Open MPI' -e 'OpenRTE'; then
+  ENV_FLAG=(-x)
+fi
+forward_env() {
+  local name
+  FORWARD=()
+  if ((${#ENV_FLAG[@]} > 0)); then
+    for name in "$@"; do FORWARD+=("${ENV_FLAG[@]}" "$name"); done
+  fi
+}
+
+# Shows a run's output, indented, without the progress lines.
+show() { grep -v -E '^step [0-9]+$' "$1" | sed 's/^/    | /' || true; }
+
+# run_heat NP OUT ARGS...: runs heat to the end, output (both streams) in OUT.
+# Sets RC to the launcher's exit code.
+run_heat() {
+  local np=$1 out=$2
+  shift 2
+  log "run: heat on $np ranks: $*"
+  RC=0
+  timeout -k 10 "$RUN_LIMIT" "${MPIEXEC[@]}" "$NP_FLAG" "$np" "$HEAT" "$@" >"$out" 2>&1 || RC=$?
+  show "$out"
+  log "exit code $RC"
+  if ((RC == 124)); then fail "heat did not finish within ${RUN_LIMIT}s (hang?)"; fi
+}
+
+# The checksum line of a finished run; fails unless there is exactly one.
+checksum_of() {
+  local sums
+  sums=$(sed -n 's/^checksum \([0-9a-f]\{16\}\)$/\1/p' "$1")
+  [[ $(printf '%s\n' "$sums" | grep -c .) == 1 ]] || fail "expected one checksum line in $1"
+  printf '%s\n' "$sums"
+}
+
+# reference_checksum NP OUT ARGS...: a clean, uninterrupted run without
+# checkpoints in its own directory.
+reference_checksum() {
+  local np=$1 out=$2
+  shift 2
+  run_heat "$np" "$out" --checkpoint-every 0 "$@"
+  ((RC == 0)) || fail "the clean run failed"
+  checksum_of "$out" >/dev/null
+}
+
+# ---- background runs -------------------------------------------------------
+
+JOB_SID= # session of the background run: the launcher (under timeout) and its ranks
+JOB_WAITER= # the subshell that waits for it
+JOB_OUT=
+SESSIONS=()
+
+# Kills whatever is left of every background run this script started.
+cleanup_sessions() {
+  local sid
+  for sid in "${SESSIONS[@]}"; do kill_session "$sid"; done
+}
+trap cleanup_sessions EXIT
+
+# The processes of session SID (the launcher and all ranks).
+session_pids() { ps -e -o pid=,sid= | awk -v sid="$1" '$2 == sid { print $1 }'; }
+
+kill_session() {
+  local pid
+  for pid in $(session_pids "$1"); do kill -KILL "$pid" 2>/dev/null || true; done
+}
+
+# start_heat NP OUT ARGS...: starts heat in the background in a new session.
+# A subshell waits for it, so that the shell's "Killed" notice stays out of
+# the test output.
+start_heat() {
+  local np=$1
+  JOB_OUT=$2
+  shift 2
+  log "start: heat on $np ranks: $*"
+  rm -f "$JOB_OUT.sid"
+  (
+    setsid timeout -k 10 "$RUN_LIMIT" "${MPIEXEC[@]}" "$NP_FLAG" "$np" "$HEAT" "$@" \
+      >"$JOB_OUT" 2>&1 &
+    echo "$!" >"$JOB_OUT.sid"
+    wait "$!"
+  ) 2>/dev/null &
+  JOB_WAITER=$!
+  until [[ -s $JOB_OUT.sid ]]; do sleep 0.01; done
+  JOB_SID=$(<"$JOB_OUT.sid")
+  SESSIONS+=("$JOB_SID")
+}
+
+job_running() { kill -0 "$JOB_WAITER" 2>/dev/null; }
+
+# wait_for_output PATTERN [TIMEOUT]: waits until the job's output has a line
+# matching the extended regular expression PATTERN. Returns 1 if the job
+# ended first; fails after TIMEOUT seconds (default 120).
+wait_for_output() {
+  local pattern=$1 limit=${2:-120}
+  local deadline=$((SECONDS + limit))
+  until grep -q -E -e "$pattern" "$JOB_OUT"; do
+    if ! job_running; then
+      grep -q -E -e "$pattern" "$JOB_OUT" && return 0
+      return 1
+    fi
+    ((SECONDS < deadline)) || fail "no output line matching '$pattern' after ${limit}s"
+    sleep 0.01
+  done
+}
+
+# The pid of rank R of the job (found by the launcher's rank variable).
+rank_pid() {
+  local rank=$1 pid
+  for pid in $(session_pids "$JOB_SID"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
+      grep -q -x -E "(OMPI_COMM_WORLD_RANK|PMIX_RANK|PMI_RANK)=$rank"; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# kill_rank R [SIGNAL]: a signal (default KILL) to rank R alone; after
+# SIGKILL the launcher must end the job.
+kill_rank() {
+  local pid signal=${2:-KILL}
+  pid=$(rank_pid "$1") || fail "cannot find the process of rank $1"
+  log "kill -$signal rank $1 (pid $pid)"
+  kill "-$signal" "$pid"
+}
+
+# kill_job: SIGKILL to the launcher and every rank at once, like a node loss.
+kill_job() {
+  log "kill -KILL the launcher and all ranks (session $JOB_SID)"
+  kill_session "$JOB_SID"
+}
+
+# wait_job: waits for the background run to end; RC is its exit code.
+wait_job() {
+  RC=0
+  wait "$JOB_WAITER" || RC=$?
+  # A launcher killed by SIGKILL cannot clean up: do not leave ranks behind.
+  kill_session "$JOB_SID"
+  show "$JOB_OUT"
+  log "exit code $RC"
+  ((RC != 124)) || fail "heat did not finish within ${RUN_LIMIT}s (hang?)"
+}
+
+# ---- checkpoint directory --------------------------------------------------
+
+# Newest committed version in DIR (commit records ckpt.v<6 digits>.commit), 0 if none.
+newest_commit() {
+  local dir=$1 newest=0 f v
+  for f in "$dir"/ckpt.v[0-9][0-9][0-9][0-9][0-9][0-9].commit; do
+    [[ -e $f ]] || continue
+    v=${f##*/ckpt.v}
+    v=$((10#${v%.commit}))
+    ((v > newest)) && newest=$v
+  done
+  printf '%s\n' "$newest"
+}
+
+# restarted_version OUT: the version heat says it restarted from ("" if none).
+restarted_version() {
+  sed -n 's/^restarted from version \([0-9]\+\) at step \([0-9]\+\)$/\1/p' "$1"
+}
+restarted_step() {
+  sed -n 's/^restarted from version \([0-9]\+\) at step \([0-9]\+\)$/\2/p' "$1"
+}
+
+# expect_same_checksum OUT REFERENCE WHAT
+expect_same_checksum() {
+  local got
+  got=$(checksum_of "$1")
+  [[ $got == "$2" ]] || fail "$3: checksum $got differs from the clean run's $2"
+  log "$3: checksum $got equals the clean run's"
+}
+
+# payload_extent FILE: "OFFSET SIZE" in bytes of the contiguous dataset /data
+# (the raw block payload of a checkpoint file), from h5dump.
+payload_extent() {
+  local extent
+  extent=$(h5dump -p -H -d /data "$1" | awk '
+    /STORAGE_LAYOUT/ { layout = 1 }
+    layout && $1 == "CHUNKED" { chunked = 1 }
+    layout && $1 == "SIZE" { size = $2 }
+    layout && $1 == "OFFSET" { offset = $2 }
+    END { if (!chunked && offset != "" && size > 0) print offset, size }')
+  [[ -n $extent ]] || fail "cannot find a contiguous /data dataset in $1 (h5dump -p -H -d /data)"
+  printf '%s\n' "$extent"
+}
+
+# flip_byte FILE OFFSET: inverts every bit of the byte at OFFSET in place.
+flip_byte() {
+  local file=$1 offset=$2 old new
+  old=$(od -A n -t u1 -j "$offset" -N 1 "$file" | tr -d ' ')
+  [[ -n $old ]] || fail "$file has no byte at offset $offset"
+  new=$((old ^ 255))
+  # shellcheck disable=SC2059 # the format is the octal escape itself
+  printf "\\$(printf '%03o' "$new")" | dd of="$file" bs=1 seek="$offset" conv=notrunc status=none
+  log "flipped the byte at offset $offset of $file: $old -> $new"
+}
+
+# commit_file DIR VERSION / data_file DIR VERSION: the files of a version.
+commit_file() { printf '%s/ckpt.v%06d.commit\n' "$1" "$2"; }
+data_file() { printf '%s/ckpt.v%06d.h5\n' "$1" "$2"; }
+
+# report_interrupted DIR: says whether the kill interrupted a checkpoint write
+# (files of a version newer than the newest commit record).
+report_interrupted() {
+  local dir=$1 committed f v newest_file=0
+  committed=$(newest_commit "$dir")
+  for f in "$dir"/ckpt.v[0-9][0-9][0-9][0-9][0-9][0-9].*; do
+    [[ -e $f ]] || continue
+    v=${f##*/ckpt.v}
+    v=$((10#${v%%.*}))
+    ((v > newest_file)) && newest_file=$v
+  done
+  if ((newest_file > committed)); then
+    log "the kill interrupted the write of version $newest_file (newest commit record: $committed)"
+  else
+    log "the kill landed outside a checkpoint write (newest commit record: $committed)"
+  fi
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# heat's command line: --help, usage errors (exit 2 with a message naming the
+# option), --restart without a checkpoint (exit 1 with a clear message) and
+# --restart=auto without one (starts fresh).
+#
+# usage: heat_cli.sh HEAT
+set -euo pipefail
+HEAT=$1
+source "$(dirname "$0")/common.sh"
+
+rm -rf cli && mkdir cli
+
+run_heat 1 cli/help.txt --help
+((RC == 0)) || fail "--help exited with $RC"
+grep -q -e '--checkpoint-every' cli/help.txt || fail "--help does not list --checkpoint-every"
+
+# expect_usage_error MESSAGE ARGS...: exit code 2 and MESSAGE in the output.
+expect_usage_error() {
+  local message=$1
+  shift
+  run_heat 1 cli/usage.txt "$@"
+  ((RC == 2)) || fail "heat $* exited with $RC, expected 2"
+  grep -q -F -e "$message" cli/usage.txt || fail "heat $*: no message '$message'"
+}
+expect_usage_error "--nx must be at least 1" --nx 0
+expect_usage_error "--steps must be at least 0" --steps -5
+expect_usage_error "--restart must be no, yes or auto" --restart=sometimes
+expect_usage_error "--init must be" --init hot
+expect_usage_error "unrecognised option" --no-such-option
+expect_usage_error "too many positional options" stray-argument
+expect_usage_error "the argument ('abc') for option '--nx' is invalid" --nx abc
+run_heat 2 cli/usage.txt --nx 1 --ny 1 # 2 ranks need at least 2 points
+((RC == 2)) || fail "a grid smaller than the rank grid exited with $RC, expected 2"
+grep -q -F "is too small for 2x1 ranks" cli/usage.txt || fail "no message about the small grid"
+
+run_heat 2 cli/norestart.txt --nx 32 --ny 32 --steps 5 --dir cli/empty --restart
+((RC == 1)) || fail "--restart without a checkpoint exited with $RC, expected 1"
+grep -q -F "no committed checkpoint in 'cli/empty'" cli/norestart.txt ||
+  fail "--restart without a checkpoint did not say so"
+
+run_heat 2 cli/auto.txt --nx 32 --ny 32 --steps 5 --dir cli/fresh --restart=auto
+((RC == 0)) || fail "--restart=auto without a checkpoint exited with $RC"
+grep -q '^no checkpoint found, starting at step 0$' cli/auto.txt ||
+  fail "--restart=auto did not say it starts fresh"
+checksum_of cli/auto.txt >/dev/null
+rm -rf cli
+log "PASS"
