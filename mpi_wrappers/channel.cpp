@@ -143,6 +143,12 @@ std::vector<std::pair<MPI_Comm, CommState *>> Layer::live_comms() const {
   return out;
 }
 
+std::vector<std::pair<MPI_Comm, CommState *>> Layer::all_comms() const {
+  std::vector<std::pair<MPI_Comm, CommState *>> out = live_comms();
+  for (const auto &s : m_retired) out.emplace_back(MPI_COMM_NULL, s.get());
+  return out;
+}
+
 std::pair<MPI_Comm, CommState *> Layer::find_comm(std::uint64_t id) const {
   for (const auto &s : m_by_index)
     if (s && s->stable && s->id == id) return {reinterpret_cast<MPI_Comm>(s->handle), s.get()};

@@ -61,6 +61,8 @@ public:
   void comm_freed(MPI_Comm comm);
   /// Every live communicator the layer tracks.
   std::vector<std::pair<MPI_Comm, CommState *>> live_comms() const;
+  /// Live and freed communicators (for reports).
+  std::vector<std::pair<MPI_Comm, CommState *>> all_comms() const;
   /// The live communicator with stable id `id`, if any.
   std::pair<MPI_Comm, CommState *> find_comm(std::uint64_t id) const;
 

@@ -14,6 +14,8 @@
 
 #include <sched.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -252,7 +254,8 @@ public:
     std::exception_ptr err = capture([&] { exchange_counts(priv.get(), size, views, expected); });
     agree(priv.get(), err);
     MpiDrainTransport transport(views);
-    err = capture([&] { drain_channels(transport, expected, comm_id::untracked); });
+    std::uint64_t drained = 0;
+    err = capture([&] { drained = drain_channels(transport, expected, comm_id::untracked); });
     agree(priv.get(), err);
     std::string problem;
     err = capture([&] { problem = settle_requests(); });
@@ -269,6 +272,12 @@ public:
       if (s.state == SlotState::completed) snap.requests.push_back({index, s.kind, s.result});
     });
     m_blob = encode_snapshot(snap);
+    if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
+      std::fprintf(stderr,
+                   "[ckpt][rank %d] libckpt_pmpi: channels closed: %llu message(s) drained now, "
+                   "%zu held, %zu request(s) completed for the application\n",
+                   rank, static_cast<unsigned long long>(drained), snap.messages.size(),
+                   snap.requests.size());
     runtime.protect(snapshot_region_id, "ckpt.pmpi.channels", m_blob.data(), m_blob.size(), 1,
                     CKPT_BYTE);
   }

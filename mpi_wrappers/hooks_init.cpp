@@ -4,11 +4,31 @@
 #include "channel_participant.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace ckpt::detail::pmpi::hooks {
 
 namespace {
+/// CKPT_PMPI_REPORT=1: one line per rank at MPI_Finalize with what the layer
+/// saw since the last checkpoint (shows that a program's calls are caught).
+void report_totals() {
+  std::uint64_t sent = 0, received = 0, collectives = 0;
+  for (const auto &[comm, s] : layer().all_comms()) {
+    for (int p = 0; p < s->counts.peers(); ++p) {
+      sent += s->counts.sent(p);
+      received += s->counts.received(p);
+    }
+    collectives += s->collectives;
+  }
+  int rank = 0;
+  PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr, "[ckpt][rank %d] libckpt_pmpi: intercepted %llu send(s), %llu receive(s), %llu collective(s)\n",
+               rank, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
+               static_cast<unsigned long long>(collectives));
+}
+
 int started(int rc) {
   if (rc != MPI_SUCCESS) return rc;
   try {
@@ -41,6 +61,8 @@ int init_thread(int *argc, char ***argv, int required, int *provided) {
 }
 
 int finalize() {
+  if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
+    report_totals();
   detach_participant();
   layer().stop();
   return PMPI_Finalize();
@@ -158,3 +180,20 @@ int win_free(MPI_Win *win) {
 }
 
 } // namespace ckpt::detail::pmpi::hooks
+
+// Diagnostics for tests and tools: what the layer counted on `comm` since the
+// last checkpoint. Returns MPI_ERR_COMM when the layer does not know it.
+extern "C" int ckpt_pmpi_channel_totals(MPI_Comm comm, unsigned long long *sent,
+                                        unsigned long long *received,
+                                        unsigned long long *collectives) {
+  using namespace ckpt::detail::pmpi;
+  CommState *s = layer().comm(comm);
+  if (!s) return MPI_ERR_COMM;
+  *sent = *received = 0;
+  for (int p = 0; p < s->counts.peers(); ++p) {
+    *sent += s->counts.sent(p);
+    *received += s->counts.received(p);
+  }
+  *collectives = s->collectives;
+  return MPI_SUCCESS;
+}
