@@ -19,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -97,6 +98,7 @@ public:
   std::vector<CheckpointFile> files;
   std::vector<std::vector<IndexRow>> index; // per file, rows of this rank
   std::map<int, RegionData> regions;        // this rank's regions in the newest version
+  std::set<int> restored;                   // ids already restored from this source
 
   const IndexRow &newest_row(int id) const { return *regions.at(id).rows.back(); }
   void close() {
@@ -297,7 +299,9 @@ std::vector<Region *> Runtime::regions_in_order() {
 void Runtime::protect(int id, const std::string &name, void *data, std::size_t count,
                       std::size_t elem_size, ckpt_type type) {
   Region &r = m_regions.protect(id, name, data, count, elem_size, type);
-  if (m_restart && m_restart->regions.count(id)) restore_late(r);
+  // Restored once: protecting again (e.g. after a buffer swap) only moves the pointer.
+  if (m_restart && m_restart->regions.count(id) && m_restart->restored.insert(id).second)
+    restore_late(r);
 }
 
 void Runtime::unprotect(int id) {
@@ -446,13 +450,16 @@ CheckpointId Runtime::restart() {
         src->close();
         throw FormatError(first);
       }
-      for (Region *r : present)
+      for (Region *r : present) {
         r->committed_hashes = src->regions.at(r->id).hashes;
+        src->restored.insert(r->id);
+      }
     } catch (const Error &e) {
       if (e.status() == CKPT_ERR_MISMATCH || e.status() == CKPT_ERR_MPI) throw;
       if (m_rank == 0)
         log_error("checkpoint version " + std::to_string(v) +
-                  " is damaged, trying an older one: " + e.what());
+                  " cannot be restored, trying an older one" +
+                  (damage.empty() ? std::string(": ") + e.what() : std::string()));
       reasons += "\n  version " + std::to_string(v) + ": " + e.what();
       continue;
     }

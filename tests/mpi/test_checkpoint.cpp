@@ -246,6 +246,17 @@ TEST(Checkpoint, LateProtectionIsRestored) {
   std::vector<double> late(*n, 0.0);
   s.protect(1, "b", late);
   EXPECT_EQ(late, b0);
+  // Protecting again (a buffer swap) only moves the pointer: nothing is
+  // restored a second time.
+  std::vector<double> swapped(a.size(), 42.0);
+  s.protect(0, "a", swapped);
+  EXPECT_EQ(swapped, std::vector<double>(a.size(), 42.0));
+  s.unprotect(1);
+  s.protect(1, "b", late);
+  EXPECT_EQ(late, b0);
+  late[0] = -1;
+  s.protect(1, "b", late);
+  EXPECT_EQ(late[0], -1);
 }
 
 TEST(Checkpoint, ByteFlipIsDetectedAndRestartFallsBack) {
