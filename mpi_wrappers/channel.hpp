@@ -98,6 +98,14 @@ public:
   void window_freed(MPI_Win win) { m_windows.erase(win); }
   const std::unordered_map<MPI_Win, WindowState> &windows() const noexcept { return m_windows; }
 
+  /// The previous process's MPI_REQUEST_NULL after a restart (0: none).
+  void set_stale_null(MPI_Request stale) noexcept { m_stale_null = stale; }
+  /// Replaces a stale null handle by this process's MPI_REQUEST_NULL.
+  void fix_stale_null(MPI_Request *r) const noexcept {
+    if (*r == m_stale_null && m_stale_null != nullptr) *r = MPI_REQUEST_NULL;
+  }
+  [[nodiscard]] bool has_stale_null() const noexcept { return m_stale_null != nullptr; }
+
   /// Resets every channel count (the channels were just closed).
   void reset_counts() noexcept;
 
@@ -120,6 +128,7 @@ private:
   int m_freed_active_receives = 0;
   MPI_Comm m_delivery_comm = MPI_COMM_NULL; // private dup of MPI_COMM_SELF
   std::unordered_map<MPI_Win, WindowState> m_windows;
+  MPI_Request m_stale_null = nullptr;
 };
 
 Layer &layer() noexcept;

@@ -267,6 +267,7 @@ public:
 
     // 4. The snapshot: drained messages and requests completed for the app.
     ChannelSnapshot snap;
+    snap.request_null = opaque(MPI_REQUEST_NULL);
     snap.messages = layer().drained().all();
     layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
       if (s.state == SlotState::completed) snap.requests.push_back({index, s.kind, s.result});
@@ -305,6 +306,8 @@ public:
     } catch (const SnapshotFormatError &e) {
       throw FormatError(std::string("rank ") + std::to_string(runtime.rank()) + ": " + e.what());
     }
+    if (real_request(snap.request_null) != MPI_REQUEST_NULL)
+      layer().set_stale_null(real_request(snap.request_null));
     layer().drained().clear();
     for (DrainedMessage &m : snap.messages) layer().drained().push(std::move(m));
     layer().drained_changed();

@@ -34,10 +34,20 @@ inline bool needs_status(const RequestSlot &s) noexcept {
           s.peer == MPI_ANY_SOURCE);
 }
 
-bool any_virtual(int n, const MPI_Request reqs[]) noexcept {
+bool any_virtual(int n, MPI_Request reqs[]) noexcept {
+  if (layer().has_stale_null())
+    for (int i = 0; i < n; ++i) layer().fix_stale_null(&reqs[i]);
   for (int i = 0; i < n; ++i)
     if (is_virtual_request(reqs[i])) return true;
   return false;
+}
+
+/// A request handle that is not one of the layer's: pass it on, mapping a
+/// null handle restored from a checkpoint to this process's null.
+inline bool passthrough(MPI_Request *request) noexcept {
+  if (is_virtual_request(*request)) return false;
+  layer().fix_stale_null(request);
+  return true;
 }
 
 /// Reports a request the layer completed, then retires it.
@@ -96,7 +106,7 @@ int first_layer_completed(int n, const MPI_Request reqs[]) noexcept {
 } // namespace
 
 int wait(MPI_Request *request, MPI_Status *status) {
-  if (!is_virtual_request(*request)) return PMPI_Wait(request, status);
+  if (passthrough(request)) return PMPI_Wait(request, status);
   RequestSlot &s = slot(*request);
   if (s.state == SlotState::completed) return report_completed(request, status);
   MPI_Request real = real_request(s.real);
@@ -113,7 +123,7 @@ int wait(MPI_Request *request, MPI_Status *status) {
 }
 
 int test(MPI_Request *request, int *flag, MPI_Status *status) {
-  if (!is_virtual_request(*request)) return PMPI_Test(request, flag, status);
+  if (passthrough(request)) return PMPI_Test(request, flag, status);
   RequestSlot &s = slot(*request);
   if (s.state == SlotState::completed) {
     *flag = 1;
@@ -133,7 +143,10 @@ int test(MPI_Request *request, int *flag, MPI_Status *status) {
 }
 
 int request_get_status(MPI_Request request, int *flag, MPI_Status *status) {
-  if (!is_virtual_request(request)) return PMPI_Request_get_status(request, flag, status);
+  if (!is_virtual_request(request)) {
+    layer().fix_stale_null(&request);
+    return PMPI_Request_get_status(request, flag, status);
+  }
   const RequestSlot &s = slot(request);
   if (s.state == SlotState::completed) {
     *flag = 1;
@@ -277,7 +290,7 @@ int testsome(int incount, MPI_Request array_of_requests[], int *outcount, int ar
 }
 
 int cancel(MPI_Request *request) {
-  if (!is_virtual_request(*request)) return PMPI_Cancel(request);
+  if (passthrough(request)) return PMPI_Cancel(request);
   RequestSlot &s = slot(*request);
   if (s.state != SlotState::active) return MPI_SUCCESS; // already complete: no effect
   s.cancel_requested = true;
@@ -286,7 +299,7 @@ int cancel(MPI_Request *request) {
 }
 
 int request_free(MPI_Request *request) {
-  if (!is_virtual_request(*request)) return PMPI_Request_free(request);
+  if (passthrough(request)) return PMPI_Request_free(request);
   const std::uint32_t index = slot_of(*request);
   RequestSlot &s = layer().requests()[index];
   int rc = MPI_SUCCESS;
@@ -302,7 +315,7 @@ int request_free(MPI_Request *request) {
 }
 
 int start(MPI_Request *request) {
-  if (!is_virtual_request(*request)) return PMPI_Start(request);
+  if (passthrough(request)) return PMPI_Start(request);
   RequestSlot &s = slot(*request);
   if (s.kind == RequestKind::persistent_receive && s.state == SlotState::inactive && s.comm &&
       layer().has_drained()) {

@@ -50,6 +50,7 @@ std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
   Writer w;
   w.bytes(reinterpret_cast<const unsigned char *>(magic), sizeof magic);
   w.put<std::uint32_t>(snapshot_version);
+  w.put<std::uint64_t>(s.request_null);
   w.put<std::uint64_t>(s.messages.size());
   for (const DrainedMessage &m : s.messages) {
     w.put<std::uint64_t>(m.comm_id);
@@ -81,6 +82,7 @@ ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size) {
                               " is not supported (expected " +
                               std::to_string(snapshot_version) + ")");
   ChannelSnapshot s;
+  s.request_null = r.get<std::uint64_t>();
   const auto nmessages = r.get<std::uint64_t>();
   for (std::uint64_t i = 0; i < nmessages; ++i) {
     DrainedMessage m;

@@ -21,6 +21,10 @@ struct CompletedRequest {
 };
 
 struct ChannelSnapshot {
+  /// The writing process's MPI_REQUEST_NULL: in Open MPI it is an address,
+  /// which differs in the restarted process (address-space randomisation),
+  /// so null handles in restored application memory are recognised by it.
+  std::uint64_t request_null = 0;
   std::vector<DrainedMessage> messages;
   std::vector<CompletedRequest> requests;
 };
