@@ -1,0 +1,288 @@
+// Unit tests of the PMPI layer's plain classes: no MPI library is called.
+#include "channel_counts.hpp"
+#include "drain.hpp"
+#include "drained_store.hpp"
+#include "request_table.hpp"
+#include "snapshot.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <set>
+
+using namespace ckpt::detail::pmpi;
+
+TEST(ChannelCounts, CountsPerPeerAndResets) {
+  ChannelCounts c(3);
+  c.on_send(2);
+  c.on_send(2);
+  c.on_receive(0);
+  c.on_send(1);
+  c.on_send_cancelled(1);
+  EXPECT_EQ(c.sent(2), 2u);
+  EXPECT_EQ(c.sent(1), 0u);
+  EXPECT_EQ(c.received(0), 1u);
+  EXPECT_TRUE(c.any_traffic());
+  c.reset();
+  EXPECT_FALSE(c.any_traffic());
+}
+
+TEST(CommId, DerivedIdsAreStableAndDistinct) {
+  const auto a = comm_id::child(comm_id::world, 7, 0);
+  EXPECT_EQ(a, comm_id::child(comm_id::world, 7, 0)); // same call, same order: same id
+  EXPECT_NE(a, comm_id::child(comm_id::world, 7, 1)); // the next creation differs
+  EXPECT_NE(a, comm_id::child(comm_id::world, 8, 0)); // another kind of call differs
+  EXPECT_NE(a, comm_id::child(comm_id::self, 7, 0));  // another parent differs
+  EXPECT_GE(a, 16u);                                  // never a reserved id
+  EXPECT_NE(comm_id::group_child(a, 5, 1, 0), comm_id::group_child(a, 5, 2, 0));
+}
+
+TEST(RequestTable, HandlesRoundTripAndNeverLookReal) {
+  RequestTable t(2);
+  const auto a = t.allocate();
+  const auto b = t.allocate();
+  const auto c = t.allocate(); // grows
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(t.contains(c));
+  for (auto i : {a, b, c}) {
+    EXPECT_TRUE(RequestTable::is_virtual(RequestTable::handle_of(i)));
+    EXPECT_EQ(RequestTable::index_of(RequestTable::handle_of(i)), i);
+    EXPECT_TRUE(RequestTable::is_virtual_fortran(RequestTable::fortran_of(i)));
+    EXPECT_EQ(RequestTable::index_of_fortran(RequestTable::fortran_of(i)), i);
+  }
+  // Aligned pointers and non-negative Fortran handles are the implementation's.
+  alignas(16) static int object;
+  EXPECT_FALSE(RequestTable::is_virtual(reinterpret_cast<std::uintptr_t>(&object)));
+  EXPECT_FALSE(RequestTable::is_virtual_fortran(0));
+  EXPECT_FALSE(RequestTable::is_virtual_fortran(12345));
+  t.release(b);
+  EXPECT_FALSE(t.contains(b));
+  EXPECT_EQ(t.in_use(), 2u);
+  EXPECT_TRUE(t.claim(b));
+  EXPECT_FALSE(t.claim(b));
+  EXPECT_TRUE(t.claim(100)); // restoring a slot beyond the current size
+  EXPECT_NE(t.allocate(), 100u);
+}
+
+namespace {
+DrainedMessage msg(std::uint64_t comm, int src, int tag, unsigned char byte) {
+  return DrainedMessage{comm, src, tag, {byte}};
+}
+} // namespace
+
+TEST(DrainedStore, MatchesOldestFirstWithWildcards) {
+  DrainedStore s;
+  s.push(msg(5, 1, 10, 'a'));
+  s.push(msg(5, 2, 11, 'b'));
+  s.push(msg(5, 1, 12, 'c'));
+  s.push(msg(6, 1, 10, 'd'));
+  MatchSpec any{5, 0, 0, true, true};
+  EXPECT_EQ(s.at(*s.find(any)).data[0], 'a');
+  MatchSpec from2{5, 2, 0, false, true};
+  EXPECT_EQ(s.at(*s.find(from2)).data[0], 'b');
+  MatchSpec tag12{5, 0, 12, true, false};
+  EXPECT_EQ(s.at(*s.find(tag12)).data[0], 'c');
+  MatchSpec other_comm{6, 1, 10, false, false};
+  EXPECT_EQ(s.at(*s.find(other_comm)).data[0], 'd');
+  EXPECT_FALSE(s.find(MatchSpec{7, 0, 0, true, true}));
+  // Non-overtaking: taking from source 1 with any tag yields a, then c.
+  MatchSpec from1{5, 1, 0, false, true};
+  EXPECT_EQ(s.take(*s.find(from1)).data[0], 'a');
+  EXPECT_EQ(s.take(*s.find(from1)).data[0], 'c');
+}
+
+TEST(DrainedStore, ReservedMessagesAreInvisibleToOtherReceives) {
+  DrainedStore s;
+  s.push(msg(5, 1, 10, 'a'));
+  s.push(msg(5, 1, 10, 'b'));
+  const auto ticket = s.reserve(*s.find(MatchSpec{5, 1, 10, false, false}));
+  EXPECT_EQ(s.at(*s.find(MatchSpec{5, 1, 10, false, false})).data[0], 'b');
+  EXPECT_EQ(s.reserved(), 1u);
+  auto m = s.take_reserved(ticket);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->data[0], 'a');
+  EXPECT_FALSE(s.take_reserved(ticket));
+  EXPECT_EQ(s.reserved(), 0u);
+}
+
+TEST(Snapshot, RoundTripsAndRejectsDamage) {
+  ChannelSnapshot s;
+  s.request_null = 0x1234;
+  s.messages.push_back(DrainedMessage{99, 3, -7, {1, 2, 3}});
+  s.messages.push_back(DrainedMessage{100, 0, 0, {}});
+  s.requests.push_back({42, RequestKind::receive, Envelope{3, 8, 24, false, 0}});
+  s.requests.push_back({7, RequestKind::send, Envelope{0, 0, 0, true, 15}});
+  const auto bytes = encode_snapshot(s);
+  const ChannelSnapshot r = decode_snapshot(bytes.data(), bytes.size());
+  EXPECT_EQ(r.request_null, 0x1234u);
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[0].comm_id, 99u);
+  EXPECT_EQ(r.messages[0].tag, -7);
+  EXPECT_EQ(r.messages[0].data, (std::vector<unsigned char>{1, 2, 3}));
+  EXPECT_TRUE(r.messages[1].data.empty());
+  ASSERT_EQ(r.requests.size(), 2u);
+  EXPECT_EQ(r.requests[0].index, 42u);
+  EXPECT_EQ(r.requests[0].result.bytes, 24u);
+  EXPECT_TRUE(r.requests[1].result.cancelled);
+  EXPECT_EQ(r.requests[1].result.error, 15);
+
+  auto truncated = bytes;
+  truncated.pop_back();
+  EXPECT_THROW(decode_snapshot(truncated.data(), truncated.size()), SnapshotFormatError);
+  auto bad_magic = bytes;
+  bad_magic[0] = 'X';
+  EXPECT_THROW(decode_snapshot(bad_magic.data(), bad_magic.size()), SnapshotFormatError);
+  auto trailing = bytes;
+  trailing.push_back(0);
+  EXPECT_THROW(decode_snapshot(trailing.data(), trailing.size()), SnapshotFormatError);
+}
+
+TEST(CountExchange, PlansRecordsPerDestinationAndSums) {
+  const std::vector<SentChannel> sent = {{5, 1, 2}, {6, 1, 1}, {0, 2, 1}, {0, 2, 3}, {5, 0, 0}};
+  const auto plan = plan_count_records(sent, 3);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_TRUE(plan[0].empty()); // empty channels are omitted
+  ASSERT_EQ(plan[1].size(), 2u);
+  ASSERT_EQ(plan[2].size(), 1u);
+  EXPECT_EQ(plan[2][0].sent, 4u); // two untracked communicators summed
+  EXPECT_THROW(plan_count_records({{5, 3, 1}}, 3), DrainError);
+  const auto exp = expectations_from({{}, {{5, 2}}, {{5, 1}, {6, 4}}});
+  ASSERT_EQ(exp.size(), 3u);
+  EXPECT_EQ(exp[0].source, 1);
+  EXPECT_EQ(exp[2].comm_id, 6u);
+  EXPECT_EQ(exp[2].sent, 4u);
+}
+
+namespace {
+
+// A simulated MPI matching engine for one receiving rank: messages arrive
+// over time on (comm, source) channels in FIFO order; a posted receive takes
+// a matching message on arrival; Iprobe sees only unexpected messages.
+struct Message {
+  std::uint64_t comm;
+  int source;
+  int tag;
+  int id;
+};
+struct PostedReceive {
+  std::uint64_t comm;
+  int source; // -1: any
+  int tag;    // -1: any
+  int got = -1;
+};
+
+class SimulatedTransport final : public DrainTransport {
+public:
+  std::deque<Message> in_transit;  // arrives one per progress call
+  std::deque<Message> unexpected;  // arrived, matched no posted receive
+  std::vector<PostedReceive> posted;
+  std::vector<int> drained_ids;
+  std::map<std::pair<std::uint64_t, int>, std::uint64_t> recv_count;
+  int idle_rounds = 0;
+
+  void arrive_one() {
+    if (in_transit.empty()) return;
+    Message m = in_transit.front();
+    in_transit.pop_front();
+    for (PostedReceive &r : posted)
+      if (r.got < 0 && r.comm == m.comm && (r.source < 0 || r.source == m.source) &&
+          (r.tag < 0 || r.tag == m.tag)) {
+        r.got = m.id;
+        return; // matched: the application's completion is seen on the next test
+      }
+    unexpected.push_back(m);
+  }
+  void progress_application_receives() override {
+    arrive_one();
+    for (PostedReceive &r : posted)
+      if (r.got >= 0 && !m_accounted.count(&r)) {
+        m_accounted.insert(&r);
+        ++recv_count[{r.comm, source_of(r.got)}];
+      }
+  }
+  bool drain_one(std::uint64_t comm) override {
+    for (auto it = unexpected.begin(); it != unexpected.end(); ++it)
+      if (it->comm == comm) {
+        drained_ids.push_back(it->id);
+        ++recv_count[{comm, it->source}];
+        unexpected.erase(it);
+        return true;
+      }
+    return false;
+  }
+  std::uint64_t received(std::uint64_t comm, int source) const override {
+    auto it = recv_count.find({comm, source});
+    return it == recv_count.end() ? 0 : it->second;
+  }
+  void idle() override { ++idle_rounds; }
+
+  std::map<int, int> sources; // message id -> source
+  int source_of(int id) const { return sources.at(id); }
+  void send(std::uint64_t comm, int source, int tag, int id) {
+    in_transit.push_back({comm, source, tag, id});
+    sources[id] = source;
+  }
+
+private:
+  std::set<const PostedReceive *> m_accounted;
+};
+
+} // namespace
+
+TEST(Drain, ReceivesEverythingInFlightInChannelOrder) {
+  SimulatedTransport t;
+  t.send(5, 1, 0, 100);
+  t.send(5, 2, 0, 200);
+  t.send(5, 1, 1, 101);
+  t.send(6, 1, 0, 102);
+  const std::vector<Expectation> exp = {{5, 1, 2}, {5, 2, 1}, {6, 1, 1}};
+  EXPECT_EQ(drain_channels(t, exp, comm_id::untracked), 4u);
+  EXPECT_TRUE(t.in_transit.empty());
+  // Per channel, drained in the order sent.
+  std::vector<int> from1;
+  for (int id : t.drained_ids)
+    if (t.source_of(id) == 1 && id != 102) from1.push_back(id);
+  EXPECT_EQ(from1, (std::vector<int>{100, 101}));
+}
+
+TEST(Drain, NeverTakesWhatAPostedReceiveMatches) {
+  // Two receives on the same (source, tag) were posted before the
+  // checkpoint; three messages are in flight. The first two belong to the
+  // application's receives, in order; only the third is drained.
+  SimulatedTransport t;
+  t.posted.push_back({5, 1, 7});
+  t.posted.push_back({5, 1, 7});
+  t.send(5, 1, 7, 1);
+  t.send(5, 1, 7, 2);
+  t.send(5, 1, 7, 3);
+  EXPECT_EQ(drain_channels(t, {{5, 1, 3}}, comm_id::untracked), 1u);
+  EXPECT_EQ(t.posted[0].got, 1);
+  EXPECT_EQ(t.posted[1].got, 2);
+  EXPECT_EQ(t.drained_ids, (std::vector<int>{3}));
+}
+
+TEST(Drain, WildcardReceiveKeepsItsMessage) {
+  SimulatedTransport t;
+  t.posted.push_back({5, -1, -1}); // MPI_ANY_SOURCE, MPI_ANY_TAG
+  t.send(5, 2, 9, 1);
+  t.send(5, 1, 3, 2);
+  EXPECT_EQ(drain_channels(t, {{5, 1, 1}, {5, 2, 1}}, comm_id::untracked), 1u);
+  EXPECT_EQ(t.posted[0].got, 1);
+  EXPECT_EQ(t.drained_ids, (std::vector<int>{2}));
+}
+
+TEST(Drain, EmptyChannelsFinishAtOnce) {
+  SimulatedTransport t;
+  EXPECT_EQ(drain_channels(t, {}, comm_id::untracked), 0u);
+  EXPECT_EQ(t.idle_rounds, 0);
+}
+
+TEST(Drain, FailsOnInconsistentCountsAndUntrackedTraffic) {
+  SimulatedTransport t;
+  t.recv_count[{5, 1}] = 3;
+  EXPECT_THROW(drain_channels(t, {{5, 1, 2}}, comm_id::untracked), DrainError);
+  SimulatedTransport u;
+  u.send(comm_id::untracked, 1, 0, 1);
+  EXPECT_THROW(drain_channels(u, {{comm_id::untracked, 1, 1}}, comm_id::untracked), DrainError);
+}
