@@ -34,6 +34,7 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-demo.XXXXXX")
 KILLED_SID=
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   local pid
   if [[ -n $KILLED_SID ]]; then # never leave a rank of the killed run behind
@@ -88,6 +89,7 @@ wait "$WAITER" || true
 indent <"$WORK/killed.txt"
 echo "     *** killed with SIGKILL ***"
 echo "     checkpoint directory after the crash:"
+# shellcheck disable=SC2012 # a listing for the reader, not parsed
 ls -l "$CKPT_DIR" | tail -n +2 | indent
 
 say "3/3  Restart from the newest committed checkpoint (heat --restart)"

@@ -1,4 +1,5 @@
 # Shared helpers of the heat kill/restart tests. Sourced, not run.
+# shellcheck shell=bash
 #
 # Environment (set by ckpt_add_script_test): CKPT_MPIEXEC, e.g.
 # "/usr/bin/mpiexec --oversubscribe", and CKPT_MPIEXEC_NUMPROC_FLAG (-n).
@@ -8,6 +9,10 @@
 # of them stay in the launcher's session).
 
 set -euo pipefail
+
+# The tests rely on libckpt's default file names and signal; a CKPT_* setting
+# left in the caller's environment must not change them.
+unset CKPT_DIR CKPT_PREFIX CKPT_SIGNAL CKPT_EXIT_ON_SIGNAL CKPT_DEBUG_KILL
 
 read -r -a MPIEXEC <<<"${CKPT_MPIEXEC:-mpiexec --oversubscribe}"
 NP_FLAG=${CKPT_MPIEXEC_NUMPROC_FLAG:--n}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # heat's command line: --help, usage errors (exit 2 with a message naming the
-# option), --restart without a checkpoint (exit 1 with a clear message) and
-# --restart=auto without one (starts fresh).
+# option), --restart without a checkpoint (exit 1 with a clear message),
+# --restart=auto without one (starts fresh), --config (a libckpt INI file; an
+# unknown key is a runtime error naming it).
 #
 # usage: heat_cli.sh HEAT
 set -euo pipefail
@@ -43,5 +44,15 @@ run_heat 2 cli/auto.txt --nx 32 --ny 32 --steps 5 --dir cli/fresh --restart=auto
 grep -q '^no checkpoint found, starting at step 0$' cli/auto.txt ||
   fail "--restart=auto did not say it starts fresh"
 checksum_of cli/auto.txt >/dev/null
+
+# --config: libckpt's INI file (here it chooses the directory).
+printf 'dir = cli/from-config\nlog_level = warning\n' >cli/heat.ini
+run_heat 2 cli/config.txt --nx 32 --ny 32 --steps 4 --checkpoint-every 2 --config cli/heat.ini
+((RC == 0)) || fail "--config exited with $RC"
+[[ -e $(commit_file cli/from-config 2) ]] || fail "--config: no checkpoint in the configured dir"
+printf 'no_such_key = 1\n' >cli/bad.ini
+run_heat 2 cli/badconfig.txt --nx 32 --ny 32 --steps 4 --config cli/bad.ini --dir cli/bad
+((RC == 1)) || fail "an unknown key in --config exited with $RC, expected 1"
+grep -q -F "no_such_key" cli/badconfig.txt || fail "the unknown configuration key was not named"
 rm -rf cli
 log "PASS"
