@@ -1,0 +1,148 @@
+// ckpt list: the versions of a checkpoint directory and their state.
+#include "commands.hpp"
+#include "json_writer.hpp"
+#include "text_format.hpp"
+#include "tool_cli.hpp"
+
+#include <iostream>
+
+namespace ckpt::tool {
+namespace {
+
+struct Listed {
+  const detail::VersionEntry *entry = nullptr;
+  bool restorable = false;
+  std::string problem; // why it cannot be restored
+};
+
+std::string chain_text(const std::vector<std::int64_t> &chain) {
+  std::string out;
+  for (std::int64_t v : chain)
+    out += (out.empty() ? "" : " ") + std::to_string(v);
+  return out;
+}
+
+void print_json(const detail::Catalog &catalog, const std::vector<Listed> &listed) {
+  JsonWriter json(std::cout);
+  json.begin_object();
+  json.field("dir", catalog.dir());
+  json.field("prefix", catalog.prefix());
+  json.field("newest_committed", catalog.newest_committed());
+  json.key("versions");
+  json.begin_array();
+  for (const Listed &l : listed) {
+    const detail::VersionEntry &e = *l.entry;
+    json.begin_object();
+    json.field("version", e.version);
+    json.field("state", detail::to_string(e.state));
+    json.field("restorable", l.restorable);
+    json.key("problem");
+    if (l.problem.empty())
+      json.null();
+    else
+      json.value(l.problem);
+    json.field("has_data_file", e.has_data_file);
+    json.field("has_commit_record", e.has_commit_record);
+    if (e.record) {
+      const detail::CommitRecord &r = *e.record;
+      json.field("step", r.step);
+      json.field("kind", r.base ? "base" : "delta");
+      json.field("base_version", r.base_version());
+      json.field("parent_version", r.parent_version());
+      json.field("chain", r.chain);
+      json.field("nranks", r.nranks);
+      json.field("block_size", r.block_size);
+      json.field("file", r.file);
+      json.field("file_bytes", r.file_bytes);
+      json.field("state_bytes", r.state_bytes);
+      json.field("written_bytes", r.written_bytes);
+      json.field("blocks", r.blocks);
+      json.field("dirty_blocks", r.dirty_blocks);
+      json.key("dirty_ratio");
+      if (r.blocks)
+        json.value(double(r.dirty_blocks) / double(r.blocks));
+      else
+        json.null();
+      json.field("seconds", r.seconds);
+      json.field("time_unix", r.time_unix);
+      json.field("time", utc_time(r.time_unix));
+    }
+    json.end_object();
+  }
+  json.end_array();
+  json.end_object();
+  json.finish();
+}
+
+void print_text(const detail::Catalog &catalog, const std::vector<Listed> &listed) {
+  const auto newest = catalog.newest_committed();
+  std::cout << "checkpoint directory " << catalog.dir() << " (prefix " << catalog.prefix()
+            << "): " << listed.size() << " version(s), newest committed: "
+            << (newest ? std::to_string(*newest) : std::string("none")) << "\n\n";
+  TextTable table({{"VERSION", true},
+                   {"STATE"},
+                   {"STEP", true},
+                   {"KIND"},
+                   {"CHAIN"},
+                   {"RANKS", true},
+                   {"STATE SIZE", true},
+                   {"WRITTEN", true},
+                   {"DIRTY", true},
+                   {"TIME"},
+                   {"NOTE"}});
+  for (const Listed &l : listed) {
+    const detail::VersionEntry &e = *l.entry;
+    std::string state = detail::to_string(e.state);
+    if (e.state == detail::VersionState::Committed && !l.restorable) state += " (unrestorable)";
+    if (e.record) {
+      const detail::CommitRecord &r = *e.record;
+      table.add_row({std::to_string(e.version), state, std::to_string(r.step),
+                     kind_text(r.base, r.base_version()), chain_text(r.chain),
+                     std::to_string(r.nranks), human_bytes(double(r.state_bytes)),
+                     human_bytes(double(r.written_bytes)), percent(r.dirty_blocks, r.blocks),
+                     local_time(r.time_unix), l.problem});
+    } else {
+      table.add_row(
+          {std::to_string(e.version), state, "-", "-", "-", "-", "-", "-", "-", "-", l.problem});
+    }
+  }
+  table.print(std::cout);
+}
+
+} // namespace
+
+int run_list(const Arguments &args) {
+  CommandLine cli(
+      "ckpt list [options] [DIR]",
+      "Lists the checkpoint versions in DIR with their step, kind (a base, or a delta "
+      "and its base), delta chain, ranks, state size, bytes written, dirty ratio, commit "
+      "time and state: committed, incomplete (no commit record: the write never "
+      "finished) or corrupt (damaged commit record, missing or resized data file). A "
+      "committed version whose chain is broken is marked unrestorable. Reads only the "
+      "commit records; `ckpt verify` checks the data.");
+  cli.add_location_options();
+  cli.add_json_option();
+  if (!cli.parse(args)) return k_exit_ok;
+  const detail::Catalog catalog = open_catalog(resolve_location(cli));
+
+  std::vector<Listed> listed;
+  for (const auto &[v, e] : catalog.entries()) {
+    Listed l;
+    l.entry = &e;
+    if (e.state == detail::VersionState::Committed) {
+      std::string problem;
+      l.restorable = catalog.chain_of(v, problem).has_value();
+      if (!l.restorable) l.problem = problem;
+    } else {
+      l.problem = e.problem;
+    }
+    listed.push_back(std::move(l));
+  }
+  if (cli.json())
+    print_json(catalog, listed);
+  else
+    print_text(catalog, listed);
+  return k_exit_ok;
+}
+
+} // namespace ckpt::tool
