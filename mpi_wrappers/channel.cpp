@@ -12,13 +12,15 @@ std::uint64_t hash_world_ranks(MPI_Group group) {
   int n = 0;
   PMPI_Group_size(group, &n);
   std::vector<int> ranks(n), world(n);
-  for (int i = 0; i < n; ++i) ranks[i] = i;
+  for (int i = 0; i < n; ++i)
+    ranks[i] = i;
   MPI_Group world_group;
   PMPI_Comm_group(MPI_COMM_WORLD, &world_group);
   PMPI_Group_translate_ranks(group, n, ranks.data(), world_group, world.data());
   PMPI_Group_free(&world_group);
   std::uint64_t h = comm_id::mix(0x67726f7570ULL, static_cast<std::uint64_t>(n));
-  for (int r : world) h = comm_id::mix(h, static_cast<std::uint64_t>(static_cast<std::uint32_t>(r)));
+  for (int r : world)
+    h = comm_id::mix(h, static_cast<std::uint64_t>(static_cast<std::uint32_t>(r)));
   return h;
 }
 } // namespace
@@ -145,7 +147,8 @@ std::vector<std::pair<MPI_Comm, CommState *>> Layer::live_comms() const {
 
 std::vector<std::pair<MPI_Comm, CommState *>> Layer::all_comms() const {
   std::vector<std::pair<MPI_Comm, CommState *>> out = live_comms();
-  for (const auto &s : m_retired) out.emplace_back(MPI_COMM_NULL, s.get());
+  for (const auto &s : m_retired)
+    out.emplace_back(MPI_COMM_NULL, s.get());
   return out;
 }
 
@@ -197,8 +200,7 @@ void Layer::account(RequestSlot &s, const MPI_Status *st) noexcept {
     break;
   }
   case RequestKind::matched_receive:
-  case RequestKind::collective:
-    break;
+  case RequestKind::collective: break;
   }
 }
 
@@ -231,9 +233,9 @@ int Layer::deliver(DrainedMessage message, void *buf, int count, MPI_Datatype da
   // unpack into any datatype and compute the status exactly as for the
   // original receive (partial elements, truncation).
   MPI_Status local;
-  const int rc = PMPI_Sendrecv(message.data.data(), static_cast<int>(message.data.size()),
-                               MPI_PACKED, 0, 0, buf, count, datatype, 0, 0, m_delivery_comm,
-                               &local);
+  const int rc =
+      PMPI_Sendrecv(message.data.data(), static_cast<int>(message.data.size()), MPI_PACKED, 0, 0,
+                    buf, count, datatype, 0, 0, m_delivery_comm, &local);
   Envelope e = envelope_of(local);
   e.source = message.source;
   e.tag = message.tag;

@@ -31,10 +31,10 @@ inline bool bypass() noexcept { return runtime_scope_depth() > 0; }
 
 /// RMA synchronisation state of one window.
 struct WindowState {
-  int locks = 0;           ///< Win_lock without Win_unlock
-  bool lock_all = false;   ///< Win_lock_all without Win_unlock_all
-  bool access = false;     ///< Win_start without Win_complete
-  bool exposure = false;   ///< Win_post without Win_wait
+  int locks = 0;             ///< Win_lock without Win_unlock
+  bool lock_all = false;     ///< Win_lock_all without Win_unlock_all
+  bool access = false;       ///< Win_start without Win_complete
+  bool exposure = false;     ///< Win_post without Win_wait
   bool unsynced_ops = false; ///< operations issued since the last synchronisation
 };
 
@@ -163,7 +163,9 @@ inline std::uint32_t slot_of(MPI_Request r) noexcept {
 inline MPI_Request virtual_request(std::uint32_t index) noexcept {
   return reinterpret_cast<MPI_Request>(RequestTable::handle_of(index));
 }
-inline MPI_Request real_request(std::uintptr_t r) noexcept { return reinterpret_cast<MPI_Request>(r); }
+inline MPI_Request real_request(std::uintptr_t r) noexcept {
+  return reinterpret_cast<MPI_Request>(r);
+}
 inline std::uintptr_t opaque(MPI_Request r) noexcept { return reinterpret_cast<std::uintptr_t>(r); }
 
 /// Logs a line "[ckpt][rank N] warning: libckpt_pmpi: ..." on stderr.

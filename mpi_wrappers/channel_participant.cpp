@@ -29,9 +29,9 @@ namespace {
 struct CommView {
   MPI_Comm comm = MPI_COMM_NULL;
   CommState *state = nullptr;
-  std::uint64_t key = 0;           ///< id in the exchange (untracked for unstable ones)
-  std::vector<int> to_runtime;     ///< local peer rank -> runtime rank (MPI_UNDEFINED if none)
-  std::vector<int> from_runtime;   ///< runtime rank -> local peer rank (-1 if none)
+  std::uint64_t key = 0;         ///< id in the exchange (untracked for unstable ones)
+  std::vector<int> to_runtime;   ///< local peer rank -> runtime rank (MPI_UNDEFINED if none)
+  std::vector<int> from_runtime; ///< runtime rank -> local peer rank (-1 if none)
 };
 
 std::vector<CommView> view_comms(MPI_Comm runtime_comm, int runtime_size) {
@@ -48,7 +48,8 @@ std::vector<CommView> view_comms(MPI_Comm runtime_comm, int runtime_size) {
               "MPI_Comm_group");
     const int n = state->counts.peers();
     std::vector<int> ranks(n);
-    for (int i = 0; i < n; ++i) ranks[i] = i;
+    for (int i = 0; i < n; ++i)
+      ranks[i] = i;
     v.to_runtime.assign(n, MPI_UNDEFINED);
     check_mpi(PMPI_Group_translate_ranks(g, n, ranks.data(), runtime_group, v.to_runtime.data()),
               "MPI_Group_translate_ranks");
@@ -131,7 +132,8 @@ private:
 std::string window_problem() {
   for (const auto &[win, w] : layer().windows()) {
     if (w.locks > 0 || w.lock_all) return "an RMA passive-target epoch (MPI_Win_lock) is open";
-    if (w.access || w.exposure) return "an RMA access or exposure epoch (MPI_Win_start/post) is open";
+    if (w.access || w.exposure)
+      return "an RMA access or exposure epoch (MPI_Win_start/post) is open";
     if (w.unsynced_ops) return "RMA operations were issued since the last MPI_Win_fence";
   }
   return {};
@@ -148,7 +150,8 @@ std::string static_problem() {
            "accounted";
   std::string out;
   layer().requests().for_each([&](std::uint32_t, RequestSlot &s) {
-    if (out.empty() && (s.kind == RequestKind::persistent_send || s.kind == RequestKind::persistent_receive))
+    if (out.empty() &&
+        (s.kind == RequestKind::persistent_send || s.kind == RequestKind::persistent_receive))
       out = "persistent requests exist (MPI_Send_init/MPI_Recv_init): their buffers and datatypes "
             "cannot be re-created at a restart; free them before checkpointing";
   });
@@ -309,7 +312,8 @@ public:
     if (real_request(snap.request_null) != MPI_REQUEST_NULL)
       layer().set_stale_null(real_request(snap.request_null));
     layer().drained().clear();
-    for (DrainedMessage &m : snap.messages) layer().drained().push(std::move(m));
+    for (DrainedMessage &m : snap.messages)
+      layer().drained().push(std::move(m));
     layer().drained_changed();
     for (const CompletedRequest &c : snap.requests) {
       if (!layer().requests().claim(c.index))

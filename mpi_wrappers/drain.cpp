@@ -18,21 +18,24 @@ std::vector<std::vector<CountRecord>> plan_count_records(const std::vector<SentC
   }
   std::vector<std::vector<CountRecord>> out(nranks);
   for (int r = 0; r < nranks; ++r)
-    for (const auto &[comm, n] : per_dest[r]) out[r].push_back({comm, n});
+    for (const auto &[comm, n] : per_dest[r])
+      out[r].push_back({comm, n});
   return out;
 }
 
 std::vector<Expectation> expectations_from(const std::vector<std::vector<CountRecord>> &received) {
   std::vector<Expectation> out;
   for (int src = 0; src < static_cast<int>(received.size()); ++src)
-    for (const CountRecord &r : received[src]) out.push_back({r.comm_id, src, r.sent});
+    for (const CountRecord &r : received[src])
+      out.push_back({r.comm_id, src, r.sent});
   return out;
 }
 
 namespace {
 
 // Communicators with a channel still short of messages; throws on excess.
-std::set<std::uint64_t> short_comms(const DrainTransport &t, const std::vector<Expectation> &expected,
+std::set<std::uint64_t> short_comms(const DrainTransport &t,
+                                    const std::vector<Expectation> &expected,
                                     std::uint64_t untracked_id) {
   std::set<std::uint64_t> out;
   for (const Expectation &e : expected) {

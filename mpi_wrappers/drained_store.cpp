@@ -39,7 +39,8 @@ std::optional<DrainedMessage> DrainedStore::take_reserved(std::uint64_t ticket) 
 std::vector<DrainedMessage> DrainedStore::all() const {
   std::vector<DrainedMessage> out;
   out.reserve(m_messages.size());
-  for (const Entry &e : m_messages) out.push_back(e.message);
+  for (const Entry &e : m_messages)
+    out.push_back(e.message);
   return out;
 }
 

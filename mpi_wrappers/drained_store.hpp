@@ -42,7 +42,9 @@ public:
   /// Position of the oldest message matching `spec` that is not reserved
   /// by a matched probe, if any.
   [[nodiscard]] std::optional<std::size_t> find(const MatchSpec &spec) const noexcept;
-  [[nodiscard]] const DrainedMessage &at(std::size_t pos) const noexcept { return m_messages[pos].message; }
+  [[nodiscard]] const DrainedMessage &at(std::size_t pos) const noexcept {
+    return m_messages[pos].message;
+  }
   /// Removes and returns the message at `pos`.
   DrainedMessage take(std::size_t pos);
 

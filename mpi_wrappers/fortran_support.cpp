@@ -61,25 +61,30 @@ void FortranStatus::store() noexcept {
 FortranStatuses::FortranStatuses(MPI_Fint *f, int n)
     : m_f(f), m_ignore(is_fortran_statuses_ignore(f)), m_c(m_ignore ? 0 : n) {
   if (m_ignore) return;
-  for (int i = 0; i < n; ++i) PMPI_Status_f2c(f + i * fortran_status_size, &m_c.data()[i]);
+  for (int i = 0; i < n; ++i)
+    PMPI_Status_f2c(f + i * fortran_status_size, &m_c.data()[i]);
 }
 
 void FortranStatuses::store() noexcept {
   if (m_ignore) return;
-  for (int i = 0; i < m_c.size(); ++i) PMPI_Status_c2f(&m_c.data()[i], m_f + i * fortran_status_size);
+  for (int i = 0; i < m_c.size(); ++i)
+    PMPI_Status_c2f(&m_c.data()[i], m_f + i * fortran_status_size);
 }
 
 FortranRequests::FortranRequests(MPI_Fint *f, int n) : m_f(f), m_c(n) {
-  for (int i = 0; i < n; ++i) m_c.data()[i] = request_from_fortran(f[i]);
+  for (int i = 0; i < n; ++i)
+    m_c.data()[i] = request_from_fortran(f[i]);
 }
 
 void FortranRequests::store() noexcept {
-  for (int i = 0; i < m_c.size(); ++i) m_f[i] = request_to_fortran(m_c.data()[i]);
+  for (int i = 0; i < m_c.size(); ++i)
+    m_f[i] = request_to_fortran(m_c.data()[i]);
 }
 
 void FortranIndices::store(int outcount) noexcept {
   if (outcount == MPI_UNDEFINED) return;
-  for (int i = 0; i < outcount; ++i) m_f[i] = static_cast<MPI_Fint>(m_c.data()[i] + 1);
+  for (int i = 0; i < outcount; ++i)
+    m_f[i] = static_cast<MPI_Fint>(m_c.data()[i] + 1);
 }
 
 } // namespace ckpt::detail::pmpi

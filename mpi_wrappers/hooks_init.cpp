@@ -24,8 +24,11 @@ void report_totals() {
   }
   int rank = 0;
   PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  std::fprintf(stderr, "[ckpt][rank %d] libckpt_pmpi: intercepted %llu send(s), %llu receive(s), %llu collective(s)\n",
-               rank, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received),
+  std::fprintf(stderr,
+               "[ckpt][rank %d] libckpt_pmpi: intercepted %llu send(s), %llu receive(s), %llu "
+               "collective(s)\n",
+               rank, static_cast<unsigned long long>(sent),
+               static_cast<unsigned long long>(received),
                static_cast<unsigned long long>(collectives));
 }
 
@@ -48,7 +51,8 @@ int init_thread(int *argc, char ***argv, int required, int *provided) {
   // up to MPI_THREAD_SERIALIZED and refuses MPI_THREAD_MULTIPLE by providing
   // less, which the MPI standard allows and applications must check.
   const bool refused = required == MPI_THREAD_MULTIPLE;
-  const int rc = PMPI_Init_thread(argc, argv, std::min(required, int{MPI_THREAD_SERIALIZED}), provided);
+  const int rc =
+      PMPI_Init_thread(argc, argv, std::min(required, int{MPI_THREAD_SERIALIZED}), provided);
   if (rc == MPI_SUCCESS && refused) {
     *provided = std::min(*provided, int{MPI_THREAD_SERIALIZED});
     int rank = 0;
@@ -74,8 +78,8 @@ int comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm
   return rc;
 }
 
-int intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm bridge_comm,
-                     int remote_leader, int tag, MPI_Comm *newintercomm) {
+int intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm bridge_comm, int remote_leader,
+                     int tag, MPI_Comm *newintercomm) {
   const int rc = PMPI_Intercomm_create(local_comm, local_leader, bridge_comm, remote_leader, tag,
                                        newintercomm);
   // Detected, counted per peer, but not identifiable across a restart:

@@ -88,26 +88,30 @@ int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, 
 
 int isend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
           MPI_Request *request) {
-  return post_send([&](MPI_Request *r) { return PMPI_Isend(buf, count, datatype, dest, tag, comm, r); },
-                   comm, dest, tag, request);
+  return post_send(
+      [&](MPI_Request *r) { return PMPI_Isend(buf, count, datatype, dest, tag, comm, r); }, comm,
+      dest, tag, request);
 }
 
 int issend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
-  return post_send([&](MPI_Request *r) { return PMPI_Issend(buf, count, datatype, dest, tag, comm, r); },
-                   comm, dest, tag, request);
+  return post_send(
+      [&](MPI_Request *r) { return PMPI_Issend(buf, count, datatype, dest, tag, comm, r); }, comm,
+      dest, tag, request);
 }
 
 int ibsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
-  return post_send([&](MPI_Request *r) { return PMPI_Ibsend(buf, count, datatype, dest, tag, comm, r); },
-                   comm, dest, tag, request);
+  return post_send(
+      [&](MPI_Request *r) { return PMPI_Ibsend(buf, count, datatype, dest, tag, comm, r); }, comm,
+      dest, tag, request);
 }
 
 int irsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
-  return post_send([&](MPI_Request *r) { return PMPI_Irsend(buf, count, datatype, dest, tag, comm, r); },
-                   comm, dest, tag, request);
+  return post_send(
+      [&](MPI_Request *r) { return PMPI_Irsend(buf, count, datatype, dest, tag, comm, r); }, comm,
+      dest, tag, request);
 }
 
 int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
@@ -173,8 +177,8 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
   return rc;
 }
 
-int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int sendtag,
-                     int source, int recvtag, MPI_Comm comm, MPI_Status *status) {
+int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int sendtag, int source,
+                     int recvtag, MPI_Comm comm, MPI_Status *status) {
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, recvtag)) {
     // Send a packed copy, then overwrite the buffer with the drained message.
@@ -231,7 +235,8 @@ namespace {
 
 int matched_probe_from_drained(std::size_t pos, MPI_Message *message, MPI_Status *status) {
   const DrainedMessage &m = layer().drained().at(pos);
-  if (status != MPI_STATUS_IGNORE) store_envelope(status, {m.source, m.tag, m.data.size(), false, 0});
+  if (status != MPI_STATUS_IGNORE)
+    store_envelope(status, {m.source, m.tag, m.data.size(), false, 0});
   *message = virtual_message(layer().drained().reserve(pos));
   return MPI_SUCCESS;
 }

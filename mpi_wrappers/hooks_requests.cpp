@@ -36,7 +36,8 @@ inline bool needs_status(const RequestSlot &s) noexcept {
 
 bool any_virtual(int n, MPI_Request reqs[]) noexcept {
   if (layer().has_stale_null())
-    for (int i = 0; i < n; ++i) layer().fix_stale_null(&reqs[i]);
+    for (int i = 0; i < n; ++i)
+      layer().fix_stale_null(&reqs[i]);
   for (int i = 0; i < n; ++i)
     if (is_virtual_request(reqs[i])) return true;
   return false;
@@ -171,7 +172,8 @@ int waitall(int count, MPI_Request array_of_requests[], MPI_Status *array_of_sta
       layer().finish(r);
       continue;
     }
-    const bool done = rc == MPI_SUCCESS || (rc == MPI_ERR_IN_STATUS && st[i].MPI_ERROR != MPI_ERR_PENDING);
+    const bool done =
+        rc == MPI_SUCCESS || (rc == MPI_ERR_IN_STATUS && st[i].MPI_ERROR != MPI_ERR_PENDING);
     if (done)
       completed_in_mpi(r, real[i], &st[i]);
     else
@@ -195,7 +197,8 @@ int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status ar
       layer().finish(r);
       continue;
     }
-    const bool done = rc == MPI_SUCCESS || (rc == MPI_ERR_IN_STATUS && st[i].MPI_ERROR != MPI_ERR_PENDING);
+    const bool done =
+        rc == MPI_SUCCESS || (rc == MPI_ERR_IN_STATUS && st[i].MPI_ERROR != MPI_ERR_PENDING);
     if (done)
       completed_in_mpi(r, real[i], &st[i]);
     else
@@ -321,10 +324,10 @@ int start(MPI_Request *request) {
       layer().has_drained()) {
     if (auto pos = layer().find_drained(*s.comm, s.peer, s.tag)) {
       s.state = SlotState::completed;
-      s.result.error = layer().deliver(
-          layer().drained().take(*pos), s.args.buf, s.args.count,
-          reinterpret_cast<MPI_Datatype>(s.args.datatype),
-          reinterpret_cast<MPI_Comm>(s.comm->handle), MPI_STATUS_IGNORE, &s.result);
+      s.result.error =
+          layer().deliver(layer().drained().take(*pos), s.args.buf, s.args.count,
+                          reinterpret_cast<MPI_Datatype>(s.args.datatype),
+                          reinterpret_cast<MPI_Comm>(s.comm->handle), MPI_STATUS_IGNORE, &s.result);
       return MPI_SUCCESS;
     }
   }

@@ -11,7 +11,8 @@ void RequestTable::grow(std::uint32_t slots) {
   m_slots.resize(first + slots);
   m_free.reserve(m_slots.size());
   // Hand out low indices first.
-  for (std::uint32_t i = first + slots; i > first; --i) m_free.push_back(i - 1);
+  for (std::uint32_t i = first + slots; i > first; --i)
+    m_free.push_back(i - 1);
 }
 
 std::uint32_t RequestTable::allocate() {
@@ -31,7 +32,8 @@ void RequestTable::release(std::uint32_t index) noexcept {
 }
 
 bool RequestTable::claim(std::uint32_t index) {
-  while (index >= m_slots.size()) grow(static_cast<std::uint32_t>(m_slots.size()));
+  while (index >= m_slots.size())
+    grow(static_cast<std::uint32_t>(m_slots.size()));
   if (m_slots[index].state != SlotState::free) return false;
   m_free.erase(std::find(m_free.begin(), m_free.end(), index));
   m_slots[index] = RequestSlot{};

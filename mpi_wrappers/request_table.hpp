@@ -69,9 +69,7 @@ public:
   static constexpr std::uintptr_t handle_of(std::uint32_t index) noexcept {
     return (static_cast<std::uintptr_t>(index) << 4) | 0x9;
   }
-  static constexpr bool is_virtual(std::uintptr_t handle) noexcept {
-    return (handle & 0xF) == 0x9;
-  }
+  static constexpr bool is_virtual(std::uintptr_t handle) noexcept { return (handle & 0xF) == 0x9; }
   static constexpr std::uint32_t index_of(std::uintptr_t handle) noexcept {
     return static_cast<std::uint32_t>(handle >> 4);
   }

@@ -79,8 +79,8 @@ ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size) {
   const auto version = r.get<std::uint32_t>();
   if (version != snapshot_version)
     throw SnapshotFormatError("PMPI channel snapshot version " + std::to_string(version) +
-                              " is not supported (expected " +
-                              std::to_string(snapshot_version) + ")");
+                              " is not supported (expected " + std::to_string(snapshot_version) +
+                              ")");
   ChannelSnapshot s;
   s.request_null = r.get<std::uint64_t>();
   const auto nmessages = r.get<std::uint64_t>();

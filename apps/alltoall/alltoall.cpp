@@ -24,7 +24,8 @@ void run(const example::Options &o) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
 
   std::vector<double> value(max_len);
-  for (int i = 0; i < max_len; ++i) value[i] = rank + 0.001 * i;
+  for (int i = 0; i < max_len; ++i)
+    value[i] = rank + 0.001 * i;
   std::int64_t step = -1;
   std::vector<double> sendbufs(static_cast<std::size_t>(size) * max_len);
   std::vector<double> recvbufs(static_cast<std::size_t>(size) * max_len);
@@ -36,7 +37,9 @@ void run(const example::Options &o) {
   session.protect_bytes(2, "sends", sends.data(), sends.size(), sizeof(MPI_Request));
   session.protect(3, "recvbufs", recvbufs); // early blocks received before the checkpoint
 
-  auto block = [&](std::vector<double> &v, int r) { return v.data() + static_cast<std::size_t>(r) * max_len; };
+  auto block = [&](std::vector<double> &v, int r) {
+    return v.data() + static_cast<std::size_t>(r) * max_len;
+  };
   auto check = [&](const MPI_Status &st, std::int64_t s, int src) {
     int n = 0;
     MPI_Get_count(&st, MPI_DOUBLE, &n);
@@ -57,7 +60,8 @@ void run(const example::Options &o) {
       if (src == rank) continue;
       const int n = length_of(s, src, rank);
       const double *b = block(recvbufs, src);
-      for (int i = 0; i < max_len; ++i) value[i] = 0.75 * value[i] + 0.25 * b[i % n];
+      for (int i = 0; i < max_len; ++i)
+        value[i] = 0.75 * value[i] + 0.25 * b[i % n];
     }
   };
 
@@ -78,7 +82,8 @@ void run(const example::Options &o) {
     for (int dst : order) {
       if (dst == rank) continue;
       double *b = block(sendbufs, dst);
-      for (int i = 0; i < max_len; ++i) b[i] = value[i] * (1.0 + 0.01 * dst);
+      for (int i = 0; i < max_len; ++i)
+        b[i] = value[i] * (1.0 + 0.01 * dst);
       std::this_thread::sleep_for(std::chrono::microseconds(example::mix(s, rank, dst) % 1500));
       MPI_Isend(b, length_of(s, rank, dst), MPI_DOUBLE, dst, static_cast<int>(s % 1000),
                 MPI_COMM_WORLD, &sends[dst]);

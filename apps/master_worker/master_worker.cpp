@@ -42,11 +42,13 @@ void run(const example::Options &o) {
       MPI_Status st2;
       MPI_Recv(by_worker[st.MPI_SOURCE].data(), n, MPI_DOUBLE, st.MPI_SOURCE, st.MPI_TAG,
                MPI_COMM_WORLD, &st2);
-      if (st2.MPI_SOURCE != st.MPI_SOURCE) throw std::runtime_error("master_worker: source changed");
+      if (st2.MPI_SOURCE != st.MPI_SOURCE)
+        throw std::runtime_error("master_worker: source changed");
     }
     for (int w = 1; w < size; ++w) {
       const auto &r = by_worker[w];
-      for (int i = 0; i < max_len; ++i) state[i] = 0.9 * state[i] + 0.1 * r[i % r.size()];
+      for (int i = 0; i < max_len; ++i)
+        state[i] = 0.9 * state[i] + 0.1 * r[i % r.size()];
     }
   };
 

@@ -19,11 +19,12 @@ void run(const example::Options &o) {
   MPI_Comm comms[ncomms];
   comms[0] = MPI_COMM_WORLD;
   MPI_Comm_dup(MPI_COMM_WORLD, &comms[1]);
-  MPI_Comm_split(MPI_COMM_WORLD, rank / 2, rank, &comms[2]);   // rows
-  MPI_Comm_split(MPI_COMM_WORLD, rank % 2, -rank, &comms[3]);  // columns, reversed
+  MPI_Comm_split(MPI_COMM_WORLD, rank / 2, rank, &comms[2]);  // rows
+  MPI_Comm_split(MPI_COMM_WORLD, rank % 2, -rank, &comms[3]); // columns, reversed
 
   std::vector<double> value(static_cast<std::size_t>(ncomms) * len);
-  for (std::size_t i = 0; i < value.size(); ++i) value[i] = rank + 1e-4 * double(i);
+  for (std::size_t i = 0; i < value.size(); ++i)
+    value[i] = rank + 1e-4 * double(i);
   std::vector<double> sendbuf(value.size()), recvbuf(value.size());
   std::vector<MPI_Request> sends(ncomms, MPI_REQUEST_NULL);
   std::int64_t step = -1;
@@ -57,7 +58,8 @@ void run(const example::Options &o) {
       int crank = 0, csize = 1;
       MPI_Comm_rank(comms[c], &crank);
       MPI_Comm_size(comms[c], &csize);
-      for (int i = 0; i < len; ++i) sendbuf[c * len + i] = value[c * len + i] + c;
+      for (int i = 0; i < len; ++i)
+        sendbuf[c * len + i] = value[c * len + i] + c;
       MPI_Isend(sendbuf.data() + c * len, len, MPI_DOUBLE, (crank + 1) % csize,
                 static_cast<int>(s % 1000), comms[c], &sends[c]);
     }
@@ -67,7 +69,8 @@ void run(const example::Options &o) {
   receive(o.steps - 1);
   example::print_checksum(value);
   session.finalize();
-  for (int c = 1; c < ncomms; ++c) MPI_Comm_free(&comms[c]);
+  for (int c = 1; c < ncomms; ++c)
+    MPI_Comm_free(&comms[c]);
 }
 
 } // namespace

@@ -30,7 +30,7 @@ struct Options {
   std::int64_t checkpoint_every = 10; ///< 0: never
   std::string dir = "ckpt";
   bool restart = false;
-  int sleep_ms = 0;    ///< pause per step, so that a test can kill mid-run
+  int sleep_ms = 0;      ///< pause per step, so that a test can kill mid-run
   bool progress = false; ///< rank 0 prints "step N" after each step
 };
 
@@ -45,12 +45,18 @@ inline Options parse(int argc, char **argv) {
       }
       return argv[++i];
     };
-    if (a == "--steps") o.steps = std::stoll(value());
-    else if (a == "--checkpoint-every") o.checkpoint_every = std::stoll(value());
-    else if (a == "--dir") o.dir = value();
-    else if (a == "--restart") o.restart = true;
-    else if (a == "--sleep-ms") o.sleep_ms = std::stoi(value());
-    else if (a == "--progress") o.progress = true;
+    if (a == "--steps")
+      o.steps = std::stoll(value());
+    else if (a == "--checkpoint-every")
+      o.checkpoint_every = std::stoll(value());
+    else if (a == "--dir")
+      o.dir = value();
+    else if (a == "--restart")
+      o.restart = true;
+    else if (a == "--sleep-ms")
+      o.sleep_ms = std::stoi(value());
+    else if (a == "--progress")
+      o.progress = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--steps N] [--checkpoint-every K] [--dir D] [--restart] "
@@ -66,7 +72,8 @@ inline Options parse(int argc, char **argv) {
 inline std::uint64_t hash_bytes(const void *data, std::size_t n,
                                 std::uint64_t h = 0xcbf29ce484222325ULL) {
   const auto *p = static_cast<const unsigned char *>(data);
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  for (std::size_t i = 0; i < n; ++i)
+    h = (h ^ p[i]) * 0x100000001b3ULL;
   return h;
 }
 
@@ -79,7 +86,8 @@ inline void print_checksum(const std::vector<double> &state) {
   std::vector<std::uint64_t> all(static_cast<std::size_t>(size));
   MPI_Gather(&mine, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   if (rank == 0)
-    std::printf("checksum %016" PRIx64 "\n", hash_bytes(all.data(), all.size() * sizeof(std::uint64_t)));
+    std::printf("checksum %016" PRIx64 "\n",
+                hash_bytes(all.data(), all.size() * sizeof(std::uint64_t)));
 }
 
 /// After step `step`: progress line, pause, and a checkpoint when due.

@@ -22,8 +22,9 @@ void run(const example::Options &o) {
   const int left = (rank + size - 1) % size, right = (rank + 1) % size;
 
   std::vector<double> value(max_len), sendbuf(max_len), recvbuf(max_len);
-  for (int i = 0; i < max_len; ++i) value[i] = rank * 1000.0 + i;
-  std::int64_t step = -1;                   // last step done
+  for (int i = 0; i < max_len; ++i)
+    value[i] = rank * 1000.0 + i;
+  std::int64_t step = -1;                      // last step done
   MPI_Request send_request = MPI_REQUEST_NULL; // the Isend in flight
 
   ckpt::Session session(MPI_COMM_WORLD, {{"dir", o.dir}, {"log_level", "warning"}});
@@ -33,13 +34,15 @@ void run(const example::Options &o) {
 
   auto receive = [&](std::int64_t s) {
     MPI_Status st;
-    MPI_Recv(recvbuf.data(), max_len, MPI_DOUBLE, left, static_cast<int>(s % 1000), MPI_COMM_WORLD, &st);
+    MPI_Recv(recvbuf.data(), max_len, MPI_DOUBLE, left, static_cast<int>(s % 1000), MPI_COMM_WORLD,
+             &st);
     int n = 0;
     MPI_Get_count(&st, MPI_DOUBLE, &n);
     if (n != length_of(s) || st.MPI_SOURCE != left)
       throw std::runtime_error("ring: wrong message at step " + std::to_string(s));
     MPI_Wait(&send_request, MPI_STATUS_IGNORE);
-    for (int i = 0; i < max_len; ++i) value[i] = 0.5 * value[i] + 0.25 * recvbuf[i % n] + 1e-3 * double(s);
+    for (int i = 0; i < max_len; ++i)
+      value[i] = 0.5 * value[i] + 0.25 * recvbuf[i % n] + 1e-3 * double(s);
   };
 
   for (std::int64_t s = example::restart_if_asked(session, o, step); s < o.steps; ++s) {

@@ -174,8 +174,8 @@ struct PostedReceive {
 
 class SimulatedTransport final : public DrainTransport {
 public:
-  std::deque<Message> in_transit;  // arrives one per progress call
-  std::deque<Message> unexpected;  // arrived, matched no posted receive
+  std::deque<Message> in_transit; // arrives one per progress call
+  std::deque<Message> unexpected; // arrived, matched no posted receive
   std::vector<PostedReceive> posted;
   std::vector<int> drained_ids;
   std::map<std::pair<std::uint64_t, int>, std::uint64_t> recv_count;

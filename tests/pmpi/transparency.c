@@ -10,13 +10,12 @@
 
 static int g_rank, g_failures;
 
-#define CHECK(cond)                                                                    \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
-      fprintf(stderr, "[rank %d] %s:%d: check failed: %s\n", g_rank, __FILE__, __LINE__, \
-              #cond);                                                                  \
-      ++g_failures;                                                                    \
-    }                                                                                  \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "[rank %d] %s:%d: check failed: %s\n", g_rank, __FILE__, __LINE__, #cond);   \
+      ++g_failures;                                                                                \
+    }                                                                                              \
   } while (0)
 
 enum { ERR_SENTINEL = 0x5a5a };
@@ -46,7 +45,8 @@ static void status_error_untouched(void) {
   MPI_Send(&out, 1, MPI_INT, g_rank, 4, MPI_COMM_WORLD);
   st.MPI_ERROR = ERR_SENTINEL;
   int flag = 0;
-  while (!flag) MPI_Test(&r, &flag, &st);
+  while (!flag)
+    MPI_Test(&r, &flag, &st);
   CHECK(st.MPI_ERROR == ERR_SENTINEL && st.MPI_SOURCE == g_rank && st.MPI_TAG == 4);
 }
 
@@ -79,7 +79,8 @@ static void wildcards(int size) {
         MPI_Probe(src, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
         CHECK(st.MPI_SOURCE == src && st.MPI_TAG == 10 + k);
         int flag = 0;
-        while (!flag) MPI_Iprobe(MPI_ANY_SOURCE, 10 + k, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        while (!flag)
+          MPI_Iprobe(MPI_ANY_SOURCE, 10 + k, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
         MPI_Recv(&v, 1, MPI_INT, src, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
         CHECK(v == 100 * src + k && st.MPI_TAG == 10 + k);
       }
@@ -157,8 +158,10 @@ static void completion_families(void) {
   MPI_Waitsome(1, r, &outcount, indices, MPI_STATUSES_IGNORE);
   CHECK(outcount == MPI_UNDEFINED);
 
-  for (int k = 0; k < 3; ++k) MPI_Irecv(&in[k], 1, MPI_INT, peer, 30 + k, MPI_COMM_WORLD, &r[1 + k]);
-  for (int k = 2; k >= 0; --k) MPI_Send(&out[k], 1, MPI_INT, peer, 30 + k, MPI_COMM_WORLD);
+  for (int k = 0; k < 3; ++k)
+    MPI_Irecv(&in[k], 1, MPI_INT, peer, 30 + k, MPI_COMM_WORLD, &r[1 + k]);
+  for (int k = 2; k >= 0; --k)
+    MPI_Send(&out[k], 1, MPI_INT, peer, 30 + k, MPI_COMM_WORLD);
   int done = 0;
   while (done < 3) {
     MPI_Waitsome(5, r, &outcount, indices, sts);
@@ -179,13 +182,15 @@ static void completion_families(void) {
   MPI_Irecv(&in[1], 1, MPI_INT, peer, 41, MPI_COMM_WORLD, &r[3]);
   MPI_Send(&out[2], 1, MPI_INT, peer, 41, MPI_COMM_WORLD);
   flag = 0;
-  while (!flag) MPI_Testall(5, r, &flag, MPI_STATUSES_IGNORE);
+  while (!flag)
+    MPI_Testall(5, r, &flag, MPI_STATUSES_IGNORE);
   CHECK(in[1] == 3 && r[3] == MPI_REQUEST_NULL);
 
   MPI_Irecv(&in[2], 1, MPI_INT, peer, 42, MPI_COMM_WORLD, &r[1]);
   MPI_Send(&out[0], 1, MPI_INT, peer, 42, MPI_COMM_WORLD);
   flag = 0;
-  while (!flag) MPI_Testany(5, r, &index, &flag, &sts[0]);
+  while (!flag)
+    MPI_Testany(5, r, &index, &flag, &sts[0]);
   CHECK(index == 1 && in[2] == 1 && sts[0].MPI_TAG == 42);
   outcount = 0;
   MPI_Testsome(5, r, &outcount, indices, sts);
@@ -195,7 +200,8 @@ static void completion_families(void) {
   MPI_Irecv(&in[0], 1, MPI_INT, peer, 43, MPI_COMM_WORLD, &r[0]);
   MPI_Send(&out[0], 1, MPI_INT, peer, 43, MPI_COMM_WORLD);
   flag = 0;
-  while (!flag) MPI_Request_get_status(r[0], &flag, &sts[0]);
+  while (!flag)
+    MPI_Request_get_status(r[0], &flag, &sts[0]);
   CHECK(r[0] != MPI_REQUEST_NULL && sts[0].MPI_TAG == 43);
   MPI_Wait(&r[0], MPI_STATUS_IGNORE);
   CHECK(r[0] == MPI_REQUEST_NULL);
@@ -253,7 +259,8 @@ static void matched_probe(void) {
   MPI_Mrecv(&got, 1, MPI_INT, &m, &st);
   CHECK(got == peer && m == MPI_MESSAGE_NULL);
   MPI_Send(&v, 1, MPI_INT, peer, 61, MPI_COMM_WORLD);
-  while (!flag) MPI_Improbe(peer, 61, MPI_COMM_WORLD, &flag, &m, MPI_STATUS_IGNORE);
+  while (!flag)
+    MPI_Improbe(peer, 61, MPI_COMM_WORLD, &flag, &m, MPI_STATUS_IGNORE);
   MPI_Request r;
   MPI_Imrecv(&got, 1, MPI_INT, &m, &r);
   MPI_Wait(&r, &st);
@@ -276,7 +283,8 @@ static void collectives_and_comms(int size) {
   MPI_Iallreduce(&g_rank, &sum, 1, MPI_INT, MPI_SUM, half, &r);
   MPI_Wait(&r, MPI_STATUS_IGNORE);
   int expect = 0;
-  for (int k = g_rank % 2; k < size; k += 2) expect += k;
+  for (int k = g_rank % 2; k < size; k += 2)
+    expect += k;
   CHECK(sum == expect);
   int tok = hr, got = -1;
   MPI_Sendrecv(&tok, 1, MPI_INT, (hr + 1) % hs, 0, &got, 1, MPI_INT, (hr + hs - 1) % hs, 0, half,
