@@ -498,7 +498,8 @@ int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &s
     const bool requested = session->need_checkpoint(); // collective: every rank, every step
     const bool due = opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0;
     if (requested || due) session->checkpoint(step);
-    if (session->should_exit()) {
+    // A signal during the last step: the run is complete, nothing to requeue.
+    if (session->should_exit() && step < opts.steps) {
       if (rank == 0) {
         std::printf("checkpointed at step %" PRId64 " on a signal; exiting for requeue (%d)\n",
                     step, CKPT_EXIT_REQUEUE);

@@ -2,7 +2,8 @@
 # heat's command line: --help, usage errors (exit 2 with a message naming the
 # option), --restart without a checkpoint (exit 1 with a clear message),
 # --restart=auto without one (starts fresh), --config (a libckpt INI file; an
-# unknown key is a runtime error naming it).
+# unknown key is a runtime error naming it), restarts that do not fit the
+# checkpoint (exit 1).
 #
 # usage: heat_cli.sh HEAT
 set -euo pipefail
@@ -44,6 +45,17 @@ run_heat 2 cli/auto.txt --nx 32 --ny 32 --steps 5 --dir cli/fresh --restart=auto
 grep -q '^no checkpoint found, starting at step 0$' cli/auto.txt ||
   fail "--restart=auto did not say it starts fresh"
 checksum_of cli/auto.txt >/dev/null
+
+# A checkpoint does not fit a job with another rank count or grid: exit 1,
+# with libckpt's explanation.
+run_heat 2 cli/two.txt --nx 32 --ny 32 --steps 4 --checkpoint-every 2 --dir cli/two
+((RC == 0)) || fail "the 2-rank checkpointing run failed"
+run_heat 1 cli/ranks.txt --nx 32 --ny 32 --steps 8 --dir cli/two --restart
+((RC == 1)) || fail "restarting a 2-rank checkpoint on 1 rank exited with $RC, expected 1"
+grep -q -F "CKPT_ERR_MISMATCH" cli/ranks.txt || fail "no mismatch error for the rank count"
+run_heat 2 cli/grid.txt --nx 32 --ny 30 --steps 8 --dir cli/two --restart
+((RC == 1)) || fail "restarting with another grid exited with $RC, expected 1"
+grep -q -F "CKPT_ERR_MISMATCH" cli/grid.txt || fail "no mismatch error for the grid size"
 
 # --config: libckpt's INI file (here it chooses the directory).
 printf 'dir = cli/from-config\nlog_level = warning\n' >cli/heat.ini

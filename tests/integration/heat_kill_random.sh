@@ -48,6 +48,6 @@ STEP=$(restarted_step run/restarted.txt)
 ((VERSION == COMMITTED)) || fail "restarted from version $VERSION, not the newest committed $COMMITTED"
 ((STEP % EVERY == 0 && STEP >= KILL_STEP / EVERY * EVERY && STEP < STEPS)) ||
   fail "restarted at step $STEP; expected a multiple of $EVERY from $((KILL_STEP / EVERY * EVERY)) on"
-expect_same_checksum run/restarted.txt "$REFERENCE" "killed at step $KILL_STEP, restarted at step $STEP"
+expect_same_checksum run/restarted.txt "$REFERENCE" "killed after step $KILL_STEP, restarted at step $STEP"
 rm -rf ref run
 log "PASS"
