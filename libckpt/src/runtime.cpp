@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include "block_hasher.hpp"
+#include "catalog.hpp"
 #include "checkpoint_file.hpp"
 #include "error.hpp"
 #include "fs.hpp"
@@ -256,6 +257,32 @@ std::string restore_regions(RestartSource &src, const std::vector<Region *> &reg
     }
   }
   return {};
+}
+
+/// MPI-IO does not always pass errno up through HDF5: a write that failed on
+/// a file system with less room than the checkpoint needs is ENOSPC.
+std::exception_ptr classify_write_error(std::exception_ptr error,
+                                        const CheckpointFile::Sizes &sizes,
+                                        const std::string &dir) noexcept {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error &e) {
+    if (e.status() == CKPT_ERR_NO_SPACE) return error;
+    try {
+      const std::uint64_t needed = sizes.data + 8 * (sizes.hashes + sizes.stored) +
+                                   sizes.rows * sizeof(IndexRow) + (1u << 20);
+      const std::uint64_t free_bytes = available_bytes(dir);
+      if (free_bytes < needed)
+        return std::make_exception_ptr(
+            IoError(CKPT_ERR_NO_SPACE, std::string(e.what()) + "; the file system of " + dir +
+                                           " is full (" + std::to_string(free_bytes) +
+                                           " bytes free, this checkpoint needs about " +
+                                           std::to_string(needed) + ")"));
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return error;
 }
 
 } // namespace
@@ -646,7 +673,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     if (allreduce_max(comm, static_cast<std::uint64_t>(error ? 1 : 0)) == 0)
       keep_first(capture([&] { file.close(); }));
     if (!error && m_config.fsync()) keep_first(capture([&] { fsync_file(path); }));
-    if (error) error = classify_write_error(error, sizes);
+    if (error) error = classify_write_error(error, sizes, m_dir);
     agree(comm, error);
     debug_kill_point("before_commit", version, m_rank);
 
@@ -737,32 +764,6 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   }
   for_participants(comm, [&](CheckpointParticipant &p) { p.after_checkpoint(*this, true); });
   return stats;
-}
-
-std::exception_ptr
-Runtime::classify_write_error(std::exception_ptr error,
-                              const CheckpointFile::Sizes &sizes) const noexcept {
-  // MPI-IO does not always pass errno up through HDF5: a write that failed
-  // on a file system with less room than the checkpoint needs is ENOSPC.
-  try {
-    std::rethrow_exception(error);
-  } catch (const Error &e) {
-    if (e.status() == CKPT_ERR_NO_SPACE) return error;
-    try {
-      const std::uint64_t needed = sizes.data + 8 * (sizes.hashes + sizes.stored) +
-                                   sizes.rows * sizeof(IndexRow) + (1u << 20);
-      const std::uint64_t free_bytes = available_bytes(m_dir);
-      if (free_bytes < needed)
-        return std::make_exception_ptr(
-            IoError(CKPT_ERR_NO_SPACE, std::string(e.what()) + "; the file system of " + m_dir +
-                                           " is full (" + std::to_string(free_bytes) +
-                                           " bytes free, this checkpoint needs about " +
-                                           std::to_string(needed) + ")"));
-    } catch (...) {
-    }
-  } catch (...) {
-  }
-  return error;
 }
 
 void Runtime::append_stats_line(const CheckpointStats &s) noexcept {

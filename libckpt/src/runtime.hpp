@@ -2,8 +2,6 @@
 #ifndef CKPT_DETAIL_RUNTIME_HPP
 #define CKPT_DETAIL_RUNTIME_HPP
 
-#include "catalog.hpp"
-#include "checkpoint_file.hpp"
 #include "config.hpp"
 #include "mpi_util.hpp"
 #include "region.hpp"
@@ -56,8 +54,6 @@ public:
 private:
   void end_restart() noexcept;
   void append_stats_line(const CheckpointStats &stats) noexcept;
-  std::exception_ptr classify_write_error(std::exception_ptr error,
-                                          const CheckpointFile::Sizes &sizes) const noexcept;
   void restore_late(Region &region);
   std::vector<Region *> regions_in_order();
 
