@@ -1,5 +1,9 @@
 # Finds every third-party dependency once, as imported targets.
-find_package(MPI REQUIRED COMPONENTS C CXX)
+if(CKPT_ENABLE_FORTRAN)
+  find_package(MPI REQUIRED COMPONENTS C CXX Fortran)
+else()
+  find_package(MPI REQUIRED COMPONENTS C CXX)
+endif()
 
 set(HDF5_PREFER_PARALLEL TRUE)
 find_package(HDF5 REQUIRED COMPONENTS C)
