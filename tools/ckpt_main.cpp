@@ -47,7 +47,8 @@ int main(int argc, char **argv) {
   using namespace ckpt::tool;
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
-    print_overview(std::cerr);
+    std::cerr << "ckpt: no command given (list, inspect, verify, merge, prune, stats, config; "
+                 "see ckpt --help)\n";
     return k_exit_usage;
   }
   const std::string &name = args[0];
