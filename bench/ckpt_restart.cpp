@@ -132,7 +132,8 @@ bool all_ranks(bool local) {
 
 std::uint64_t bytes_on_disk(const std::string &path) {
   std::uint64_t total = 0;
-  for (const auto &f : bench::files_under(path)) total += std::filesystem::file_size(f);
+  for (const auto &f : bench::files_under(path))
+    total += std::filesystem::file_size(f);
   return total;
 }
 
@@ -176,9 +177,9 @@ SizeResult measure_size(const Options &opts, int rank, int ranks, std::uint64_t 
   result.items.push_back(plain);
   for (const int deltas : opts.chains) {
     Item chain;
-    chain.label = deltas == 0 ? std::string("restart, base only")
-                              : bench::format("restart, base + %d delta%s", deltas,
-                                              deltas == 1 ? "" : "s");
+    chain.label = deltas == 0
+                      ? std::string("restart, base only")
+                      : bench::format("restart, base + %d delta%s", deltas, deltas == 1 ? "" : "s");
     chain.path = opts.dir + "/chain" + std::to_string(deltas) + ".ckpt";
     chain.deltas = deltas;
     if (rank == 0) std::filesystem::create_directories(chain.path);
@@ -278,12 +279,11 @@ void print_tables(const Options &opts, int ranks, const std::vector<SizeResult> 
               "Page cache before every timed read: %s; at most %.1f%% of the files' pages were "
               "still cached. Restored data checked by checksum. 1 MB/s = 10^6 B/s.\n\n",
               ranks, bench::host_name().c_str(), bench::machine_cores(),
-              bench::format_bytes(opts.block_size).c_str(), opts.delta_dirty, opts.reps,
-              load_start, load_end, cache_description(opts).c_str(),
-              100.0 * max_resident(results));
-  bench::Table table({"state", "read", "files", "on disk", "time s", "MB/s", "/plain read",
-                      "/base-only restart"},
-                     2);
+              bench::format_bytes(opts.block_size).c_str(), opts.delta_dirty, opts.reps, load_start,
+              load_end, cache_description(opts).c_str(), 100.0 * max_resident(results));
+  bench::Table table(
+      {"state", "read", "files", "on disk", "time s", "MB/s", "/plain read", "/base-only restart"},
+      2);
   for (const auto &s : results)
     for (const auto &item : s.items) {
       const double t = bench::summarize(item.seconds).median;
@@ -300,8 +300,9 @@ void print_tables(const Options &opts, int ranks, const std::vector<SizeResult> 
   bench::Table targets({"state", "ratio", "measured", "target", "verdict"}, 2);
   for (const auto &s : results)
     for (const auto &t : targets_of(s))
-      targets.add_row({bench::format_bytes(s.state_bytes), t.name, bench::format("%.3f", t.measured),
-                       bench::format("<= %.2f", t.target), bench::verdict(t.pass())});
+      targets.add_row({bench::format_bytes(s.state_bytes), t.name,
+                       bench::format("%.3f", t.measured), bench::format("<= %.2f", t.target),
+                       bench::verdict(t.pass())});
   targets.print(std::cout);
 }
 
@@ -361,7 +362,8 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
     results.push_back(measure_size(opts, mpi.rank(), mpi.size(), total));
     barrier();
     if (mpi.rank() == 0 && !opts.keep_files)
-      for (const auto &item : results.back().items) bench::remove_tree(item.path);
+      for (const auto &item : results.back().items)
+        bench::remove_tree(item.path);
     barrier();
   }
   if (mpi.rank() == 0 && !opts.keep_files) bench::remove_tree(opts.dir);

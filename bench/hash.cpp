@@ -59,8 +59,8 @@ constexpr const char *loop_name = "XXH3_64bits";
 #endif
 
 /// XXH3-64 per block (XXH3_64bits_dispatch when available, see above).
-void reference_hash_blocks(const unsigned char *data, std::uint64_t bytes,
-                           std::uint64_t block_size, std::uint64_t *out) {
+void reference_hash_blocks(const unsigned char *data, std::uint64_t bytes, std::uint64_t block_size,
+                           std::uint64_t *out) {
   const std::uint64_t blocks = (bytes + block_size - 1) / block_size;
   for (std::uint64_t i = 0; i < blocks; ++i) {
     const std::uint64_t begin = i * block_size;
@@ -131,7 +131,9 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
         const double t = bench::time_collective(MPI_COMM_WORLD, [&] {
           switch (v) {
           case Memcpy: std::memcpy(target.get(), source.get(), bytes); break;
-          case Library: ckpt::detail::hash_blocks(source.get(), bytes, block, library.data()); break;
+          case Library:
+            ckpt::detail::hash_blocks(source.get(), bytes, block, library.data());
+            break;
           case Loop: reference_hash_blocks(source.get(), bytes, block, loop.data()); break;
           }
         });

@@ -247,15 +247,15 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
     lat_json.push(bench::Json::object()
                       .set("bytes", bytes)
                       .set("round_trips", latency_iterations(opts, bytes))
-                      .set("latency_us", bench::to_json({s.median * 1e6, s.min * 1e6, s.max * 1e6,
-                                                         s.count})));
+                      .set("latency_us",
+                           bench::to_json({s.median * 1e6, s.min * 1e6, s.max * 1e6, s.count})));
     lat_table.add_row({bench::format_bytes(bytes), std::to_string(latency_iterations(opts, bytes)),
                        bench::format("%.2f", s.median * 1e6), bench::format("%.2f", s.min * 1e6),
                        bench::format("%.2f", s.max * 1e6)});
   }
   auto bw_json = bench::Json::array();
-  bench::Table bw_table({"message", "messages", "bandwidth median (MB/s)", "min (MB/s)",
-                         "max (MB/s)"});
+  bench::Table bw_table(
+      {"message", "messages", "bandwidth median (MB/s)", "min (MB/s)", "max (MB/s)"});
   for (std::size_t i = 0; i < opts.bandwidth_sizes.size(); ++i) {
     const auto s = bench::summarize(bandwidth[i]);
     const auto bytes = opts.bandwidth_sizes[i];

@@ -66,12 +66,18 @@ std::uint64_t parse_size(const std::string &text) {
   std::string unit = text.substr(used);
   unit.erase(std::remove(unit.begin(), unit.end(), ' '), unit.end());
   std::uint64_t scale = 1;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "K" || unit == "KiB") scale = 1ULL << 10;
-  else if (unit == "M" || unit == "MiB") scale = 1ULL << 20;
-  else if (unit == "G" || unit == "GiB") scale = 1ULL << 30;
-  else if (unit == "T" || unit == "TiB") scale = 1ULL << 40;
-  else throw std::invalid_argument("unknown unit in size '" + text + "' (use B, KiB, MiB, GiB)");
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "K" || unit == "KiB")
+    scale = 1ULL << 10;
+  else if (unit == "M" || unit == "MiB")
+    scale = 1ULL << 20;
+  else if (unit == "G" || unit == "GiB")
+    scale = 1ULL << 30;
+  else if (unit == "T" || unit == "TiB")
+    scale = 1ULL << 40;
+  else
+    throw std::invalid_argument("unknown unit in size '" + text + "' (use B, KiB, MiB, GiB)");
   if (number > UINT64_MAX / scale) throw std::invalid_argument("size too large: '" + text + "'");
   return number * scale;
 }
@@ -90,7 +96,8 @@ std::vector<std::string> split_commas(const std::string &text) {
 
 std::vector<std::uint64_t> parse_size_list(const std::string &text) {
   std::vector<std::uint64_t> sizes;
-  for (const auto &part : split_commas(text)) sizes.push_back(parse_size(part));
+  for (const auto &part : split_commas(text))
+    sizes.push_back(parse_size(part));
   return sizes;
 }
 
@@ -150,7 +157,8 @@ Summary summarize(std::vector<double> samples) {
 
 std::vector<int> rotated_order(int count, int rep) {
   std::vector<int> order;
-  for (int i = 0; i < count; ++i) order.push_back((i + rep) % count);
+  for (int i = 0; i < count; ++i)
+    order.push_back((i + rep) % count);
   return order;
 }
 
@@ -208,8 +216,10 @@ void write_string(std::ostream &out, const std::string &text) {
     case '\t': out << "\\t"; break;
     case '\r': out << "\\r"; break;
     default:
-      if (static_cast<unsigned char>(c) < 0x20) out << format("\\u%04x", c);
-      else out << c;
+      if (static_cast<unsigned char>(c) < 0x20)
+        out << format("\\u%04x", c);
+      else
+        out << c;
     }
   }
   out << '"';
@@ -226,8 +236,10 @@ void Json::write(std::ostream &out, int indent) const {
   } else if (const auto *i = std::get_if<std::int64_t>(&m_value)) {
     out << *i;
   } else if (const auto *d = std::get_if<double>(&m_value)) {
-    if (std::isfinite(*d)) out << format("%.9g", *d);
-    else out << "null";
+    if (std::isfinite(*d))
+      out << format("%.9g", *d);
+    else
+      out << "null";
   } else if (const auto *s = std::get_if<std::string>(&m_value)) {
     write_string(out, *s);
   } else if (const auto *items = std::get_if<Array>(&m_value)) {
@@ -292,22 +304,26 @@ void Table::add_row(std::vector<std::string> cells) {
 
 void Table::print(std::ostream &out) const {
   std::vector<std::size_t> width(m_headers.size());
-  for (std::size_t c = 0; c < m_headers.size(); ++c) width[c] = m_headers[c].size();
+  for (std::size_t c = 0; c < m_headers.size(); ++c)
+    width[c] = m_headers[c].size();
   for (const auto &row : m_rows)
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    for (std::size_t c = 0; c < row.size(); ++c)
+      width[c] = std::max(width[c], row[c].size());
   auto line = [&](const std::vector<std::string> &cells) {
     for (std::size_t c = 0; c < cells.size(); ++c) {
       if (c > 0) out << "  ";
-      out << (c < m_left_columns ? std::left : std::right)
-          << std::setw(static_cast<int>(width[c])) << cells[c];
+      out << (c < m_left_columns ? std::left : std::right) << std::setw(static_cast<int>(width[c]))
+          << cells[c];
     }
     out << '\n';
   };
   line(m_headers);
   std::size_t total = 0;
-  for (const auto w : width) total += w + 2;
+  for (const auto w : width)
+    total += w + 2;
   out << std::string(total > 2 ? total - 2 : 0, '-') << '\n';
-  for (const auto &row : m_rows) line(row);
+  for (const auto &row : m_rows)
+    line(row);
   out << std::left;
 }
 

@@ -120,9 +120,12 @@ public:
   Json(const char *text) : m_value(std::string(text)) {}
   Json(std::string text) : m_value(std::move(text)) {}
   template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> Json(T number) {
-    if constexpr (std::is_same_v<T, bool>) m_value = number;
-    else if constexpr (std::is_integral_v<T>) m_value = static_cast<std::int64_t>(number);
-    else m_value = static_cast<double>(number);
+    if constexpr (std::is_same_v<T, bool>)
+      m_value = number;
+    else if constexpr (std::is_integral_v<T>)
+      m_value = static_cast<std::int64_t>(number);
+    else
+      m_value = static_cast<double>(number);
   }
 
   static Json object() { return Json(Object{}); }

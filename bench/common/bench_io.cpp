@@ -56,7 +56,8 @@ std::system_error errno_error(const std::string &what) {
 /// A POSIX file descriptor, closed on destruction.
 class Fd {
 public:
-  Fd(const std::string &path, int flags, mode_t mode = 0644) : m_fd(::open(path.c_str(), flags, mode)) {
+  Fd(const std::string &path, int flags, mode_t mode = 0644)
+      : m_fd(::open(path.c_str(), flags, mode)) {
     if (m_fd < 0) throw errno_error("open " + path);
   }
   ~Fd() {
@@ -133,7 +134,8 @@ void transfer_slab(hid_t dataset, const Slab &slab, std::uint64_t local_bytes, T
   const H5Id dxpl = collective_transfer();
   for (std::uint64_t piece = 0; piece < slab.pieces; ++piece) {
     const std::uint64_t begin = piece * max_h5_piece;
-    const std::uint64_t count = begin < local_bytes ? std::min(max_h5_piece, local_bytes - begin) : 0;
+    const std::uint64_t count =
+        begin < local_bytes ? std::min(max_h5_piece, local_bytes - begin) : 0;
     const hsize_t mem_dims = std::max<hsize_t>(count, 1);
     H5Id mem_space(H5Screate_simple(1, &mem_dims, nullptr), H5Sclose, "H5Screate_simple");
     H5Id file_space(H5Dget_space(dataset), H5Sclose, "H5Dget_space");
@@ -158,12 +160,16 @@ void h5_write_slabs(MPI_Comm comm, const std::string &path, const void *data,
   const auto *bytes = local_bytes > 0 ? static_cast<const unsigned char *>(data) : &nothing;
   const Slab slab = slab_of(comm, local_bytes);
   const H5Id fapl = mpio_file_access(comm);
-  H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
-            "H5Fcreate");
+  H5Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, "H5Fcreate");
   const hsize_t dims = slab.total;
   const H5Id space(H5Screate_simple(1, &dims, nullptr), H5Sclose, "H5Screate_simple");
+  // Parallel HDF5 allocates datasets at creation and, by default, writes
+  // fill values into them: every byte would be written twice. A plain but
+  // competent writer turns that off, and so does libckpt.
+  const H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate(H5P_DATASET_CREATE)");
+  check_h5(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
   H5Id dataset(H5Dcreate2(file.get(), "data", H5T_NATIVE_UCHAR, space.get(), H5P_DEFAULT,
-                          H5P_DEFAULT, H5P_DEFAULT),
+                          dcpl.get(), H5P_DEFAULT),
                H5Dclose, "H5Dcreate2");
   transfer_slab(dataset.get(), slab, local_bytes,
                 [&](hid_t mem, hid_t file_space, hid_t dxpl, std::uint64_t begin) {
@@ -174,6 +180,9 @@ void h5_write_slabs(MPI_Comm comm, const std::string &path, const void *data,
   dataset.close();
   file.close();
   fsync_path(path);
+  // Done when every rank's fsync is: the file is durable, and no rank can
+  // remove it while another still syncs it.
+  check_mpi(MPI_Barrier(comm), "MPI_Barrier");
 }
 
 void h5_read_slabs(MPI_Comm comm, const std::string &path, void *data, std::uint64_t local_bytes) {
@@ -206,7 +215,8 @@ void posix_write_fsync(const std::string &path, const void *data, std::uint64_t 
   const auto *p = static_cast<const unsigned char *>(data);
   std::uint64_t done = 0;
   while (done < bytes) {
-    const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(bytes - done, 1ULL << 30));
+    const std::size_t chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(bytes - done, 1ULL << 30));
     const ssize_t n = ::write(fd.get(), p + done, chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -302,13 +312,16 @@ void prepare_cache(MPI_Comm comm, CacheMode mode, const std::vector<std::string>
   if (node.leader()) {
     std::vector<std::string> files;
     for (const auto &p : paths)
-      for (auto &f : files_under(p)) files.push_back(std::move(f));
+      for (auto &f : files_under(p))
+        files.push_back(std::move(f));
     switch (mode) {
     case CacheMode::Warm:
-      for (const auto &f : files) read_whole(f);
+      for (const auto &f : files)
+        read_whole(f);
       break;
     case CacheMode::Fadvise:
-      for (const auto &f : files) evict(f);
+      for (const auto &f : files)
+        evict(f);
       break;
     case CacheMode::DropCaches: drop_caches(); break;
     }
@@ -338,7 +351,8 @@ double resident_fraction(const std::vector<std::string> &paths) {
       ::munmap(map, size);
       if (rc != 0) return -1.0;
       pages += flags.size();
-      for (const unsigned char flag : flags) resident += flag & 1U;
+      for (const unsigned char flag : flags)
+        resident += flag & 1U;
     }
   }
   return pages == 0 ? 0.0 : static_cast<double>(resident) / static_cast<double>(pages);

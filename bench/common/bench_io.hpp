@@ -48,7 +48,9 @@ constexpr std::uint64_t max_h5_piece = std::uint64_t(1) << 30;
 /// Plain parallel HDF5: one shared file `path` holding one 1-D byte dataset
 /// "data"; rank r writes its `local_bytes` as one contiguous slab after the
 /// slabs of ranks < r, with collective transfers (H5Pset_fapl_mpio,
-/// H5FD_MPIO_COLLECTIVE). The file is closed, then fsync'ed.
+/// H5FD_MPIO_COLLECTIVE), no fill values (H5D_FILL_TIME_NEVER). The file is
+/// closed, then fsync'ed by every rank; returns when all ranks are done.
+/// Otherwise HDF5's defaults.
 void h5_write_slabs(MPI_Comm comm, const std::string &path, const void *data,
                     std::uint64_t local_bytes);
 /// Reads back what h5_write_slabs wrote (same slab decomposition).
