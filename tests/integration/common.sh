@@ -37,6 +37,9 @@ seed_random() {
 ENV_FLAG=()
 if "${MPIEXEC[0]}" --version 2>&1 | grep -q -e 'Open MPI' -e 'OpenRTE'; then
   ENV_FLAG=(-x)
+  # When a rank fails, Open MPI's launcher waits 1 s between SIGTERM and
+  # SIGKILL for the others (about 2 s per failed job): end them at once.
+  export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
 fi
 forward_env() {
   local name
