@@ -244,6 +244,11 @@ MpiScope::MpiScope() {
     throw ToolError(k_exit_usage, "MPI_Init failed: the tool needs MPI to read checkpoint files");
   m_owner = true;
   detail::silence_hdf5_errors();
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size > 1)
+    throw bad_input("ckpt is a serial tool: run it without mpiexec (it was started on " +
+                    std::to_string(size) + " ranks)");
 }
 
 MpiScope::~MpiScope() {

@@ -16,7 +16,7 @@
 
 using namespace ckpt::tool;
 
-TEST(JsonWriter, NestedDocument) {
+TEST(ToolJsonWriter, NestedDocument) {
   std::ostringstream out;
   JsonWriter json(out);
   json.begin_object();
@@ -47,7 +47,7 @@ TEST(JsonWriter, NestedDocument) {
                        "}\n");
 }
 
-TEST(JsonWriter, RejectsMisuse) {
+TEST(ToolJsonWriter, RejectsMisuse) {
   std::ostringstream out;
   JsonWriter json(out);
   json.begin_object();
@@ -56,7 +56,7 @@ TEST(JsonWriter, RejectsMisuse) {
   EXPECT_THROW(json.finish(), std::logic_error);
 }
 
-TEST(StatsFile, ParsesTheRuntimeLine) {
+TEST(ToolStatsFile, ParsesTheRuntimeLine) {
   const StatsEntry e = parse_stats_line(
       R"({"version":3,"step":15,"kind":"delta","base_version":1,"state_bytes":35920,)"
       R"("written_bytes":8192,"blocks":8,"dirty_blocks":2,"seconds":0.012500,"nranks":2,)"
@@ -75,7 +75,7 @@ TEST(StatsFile, ParsesTheRuntimeLine) {
   EXPECT_DOUBLE_EQ(e.bandwidth(), 8192 / 0.0125);
 }
 
-TEST(StatsFile, OptionalKeysAndSpaces) {
+TEST(ToolStatsFile, OptionalKeysAndSpaces) {
   const StatsEntry e = parse_stats_line(
       R"( { "version" : 1, "step": 0, "kind": "base", "state_bytes": 10, "written_bytes": 10,
             "blocks": 1, "dirty_blocks": 1, "seconds": 0 } )");
@@ -85,7 +85,7 @@ TEST(StatsFile, OptionalKeysAndSpaces) {
   EXPECT_EQ(e.bandwidth(), 0.0);
 }
 
-TEST(StatsFile, RejectsDamagedLines) {
+TEST(ToolStatsFile, RejectsDamagedLines) {
   const std::string good = R"({"version":1,"step":1,"kind":"base","state_bytes":1,)"
                            R"("written_bytes":1,"blocks":1,"dirty_blocks":1,"seconds":0.1})";
   for (const std::string &bad :
@@ -103,7 +103,7 @@ TEST(StatsFile, RejectsDamagedLines) {
   EXPECT_NO_THROW(parse_stats_line(good));
 }
 
-TEST(StatsFile, ReadsAFileAndReportsBadLines) {
+TEST(ToolStatsFile, ReadsAFileAndReportsBadLines) {
   char name[] = "stats-XXXXXX";
   const int fd = mkstemp(name);
   ASSERT_GE(fd, 0);
@@ -126,7 +126,7 @@ TEST(StatsFile, ReadsAFileAndReportsBadLines) {
   EXPECT_EQ(stats.problems[0].line, 4u);
 }
 
-TEST(OneLine, FoldsHdf5Stacks) {
+TEST(ToolOneLine, FoldsHdf5Stacks) {
   EXPECT_EQ(one_line("cannot open checkpoint file x.h5 (HDF5:\n    H5Fopen: unable to open file\n"
                      "    H5F_open: unable to read superblock\n"
                      "    H5F__super_read: truncated file: eof = 3000)"),
@@ -138,7 +138,7 @@ TEST(OneLine, FoldsHdf5Stacks) {
             "no space (HDF5: H5Dwrite: write failed)");
 }
 
-TEST(Arguments, Versions) {
+TEST(ToolArguments, Versions) {
   EXPECT_EQ(parse_version("7"), 7);
   EXPECT_EQ(parse_version("000012"), 12);
   for (const char *bad : {"0", "-1", "abc", "", "7x", "99999999999999999999"}) {
@@ -151,7 +151,7 @@ TEST(Arguments, Versions) {
   }
 }
 
-TEST(TextFormat, Table) {
+TEST(ToolTextFormat, Table) {
   TextTable table({{"A", true}, {"NAME"}, {"NOTE"}});
   table.add_row({"1", "x", ""});
   table.add_row({"100", "longer", "note"});
@@ -163,7 +163,7 @@ TEST(TextFormat, Table) {
   EXPECT_THROW(table.add_row({"1"}), std::logic_error);
 }
 
-TEST(TextFormat, Units) {
+TEST(ToolTextFormat, Units) {
   EXPECT_EQ(human_bytes(512), "512 B");
   EXPECT_EQ(human_bytes(65536), "64.00 KiB");
   EXPECT_EQ(human_bytes(1.5 * 1024 * 1024 * 1024), "1.50 GiB");
