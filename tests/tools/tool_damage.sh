@@ -79,7 +79,8 @@ pass "truncated file: corrupt, its chain unrestorable"
 
 # --- garbage of the right size in place of a file -----------------------------
 rm -rf d5 && cp -r pristine d5
-head -c "$(stat -c %s "$(data_file d5 5)")" /dev/urandom >"$(data_file d5 5)"
+size=$(stat -c %s "$(data_file d5 5)")
+head -c "$size" /dev/urandom >"$(data_file d5 5)"
 expect 0 list d5 # the size matches the commit record
 expect_error 1 "ckpt.v000005.h5" inspect d5 5
 expect_error 1 "ckpt.v000005.h5" verify d5 6
@@ -123,32 +124,29 @@ pass "bad input: exit 2 with one line"
 # --- no permission (as an unprivileged user, when this test runs as root) ---
 if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
   as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+  # expect_as_nobody RC PATTERN ARGS...: like expect_error, as user nobody.
+  expect_as_nobody() {
+    local want=$1 pattern=$2
+    shift 2
+    RC=0
+    as_nobody "$TOOL" "$@" >"$OUT" 2>"$ERR" || RC=$?
+    if ((RC != want)) || ! grep -q -E -e "$pattern" "$ERR" || (($(grep -c . "$ERR") != 1)); then
+      show_output
+      fail "ckpt $* as nobody: exit $RC, expected $want and one line matching '$pattern'"
+    fi
+    pass "ckpt $* as nobody -> exit $want: $(head -c 200 "$ERR")"
+  }
   rm -rf locked && cp -r pristine locked
   chmod -R a+rX locked
   if as_nobody test -r "$(data_file locked 1)"; then
     chmod 700 locked
-    RC=0
-    as_nobody "$TOOL" list locked >"$OUT" 2>"$ERR" || RC=$?
-    ((RC == 2)) && grep -q "cannot read directory locked: Permission denied" "$ERR" &&
-      (($(grep -c . "$ERR") == 1)) || {
-      show_output
-      fail "list of an unreadable directory: exit $RC"
-    }
+    expect_as_nobody 2 "cannot read directory locked: Permission denied" list locked
     chmod 755 locked
     chmod 600 "$(data_file locked 6)"
-    RC=0
-    as_nobody "$TOOL" inspect locked 6 >"$OUT" 2>"$ERR" || RC=$?
-    ((RC == 2)) && grep -q "cannot read .*ckpt.v000006.h5: Permission denied" "$ERR" &&
-      (($(grep -c . "$ERR") == 1)) || {
-      show_output
-      fail "inspect of an unreadable file: exit $RC"
-    }
-    RC=0
-    as_nobody "$TOOL" prune locked --keep 1 >"$OUT" 2>"$ERR" || RC=$?
-    ((RC == 2)) && grep -q "Permission denied" "$ERR" || {
-      show_output
-      fail "prune of a read-only directory: exit $RC"
-    }
+    expect_as_nobody 2 "cannot read .*ckpt.v000006.h5: Permission denied" inspect locked 6
+    expect_as_nobody 2 "cannot read .*ckpt.v000006.h5: Permission denied" verify locked
+    expect_as_nobody 2 "removing version 1: .*Permission denied" prune locked --keep 1
+    expect_as_nobody 2 "cannot write .*ckpt.v000007.h5" merge locked 4
     pass "no permission: exit 2 with one line"
   else
     log "SKIP the permission checks: user nobody cannot reach $PWD"
