@@ -3,8 +3,10 @@
 #   <prefix>/include/ckpt/ckpt.h, ckpt.hpp      public headers (component ckpt_development)
 #   <prefix>/<libdir>/libckpt.so.*               the library    (component ckpt_runtime)
 #   <prefix>/<libdir>/libckpt.so                 link name      (component ckpt_development)
+#   <prefix>/<libdir>/libckpt_fortran.a          Fortran module ckpt_mod (component ckpt_development)
+#   <prefix>/include/ckpt/fortran/ckpt_mod.mod   (when CKPT_ENABLE_FORTRAN)
 #   <prefix>/bin/ckpt                            the tool       (component ckpt_tool)
-#   <prefix>/<libdir>/cmake/ckpt/                find_package(ckpt) -> ckpt::ckpt
+#   <prefix>/<libdir>/cmake/ckpt/                find_package(ckpt) -> ckpt::ckpt, ckpt::fortran
 #   <prefix>/<libdir>/pkgconfig/ckpt.pc          pkg-config --cflags --libs ckpt
 #
 # Include it at the end of the top-level CMakeLists.txt, once every target
@@ -45,6 +47,23 @@ install(TARGETS ckpt EXPORT ckptTargets
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libckpt/include/ckpt
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT ckpt_development
         FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp" PATTERN "*.mod" PATTERN "*.f90")
+
+# --- the Fortran module --------------------------------------------------------
+# The .mod file is compiler-specific: consumers use the Fortran compiler this
+# build used.
+if(TARGET ckpt_fortran)
+  set(CKPT_INSTALL_FORTRAN_MODDIR ${CMAKE_INSTALL_INCLUDEDIR}/ckpt/fortran)
+  get_target_property(_ckpt_moddir ckpt_fortran Fortran_MODULE_DIRECTORY)
+  # Installed as ckpt::fortran; the build tree's module directory is a
+  # BUILD_INTERFACE, the installed one is added here.
+  set_target_properties(ckpt_fortran PROPERTIES EXPORT_NAME fortran)
+  target_include_directories(ckpt_fortran
+    PUBLIC $<INSTALL_INTERFACE:${CKPT_INSTALL_FORTRAN_MODDIR}>)
+  install(TARGETS ckpt_fortran EXPORT ckptTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT ckpt_development)
+  install(DIRECTORY ${_ckpt_moddir}/ DESTINATION ${CKPT_INSTALL_FORTRAN_MODDIR}
+          COMPONENT ckpt_development FILES_MATCHING PATTERN "*.mod")
+endif()
 
 # --- the tool ----------------------------------------------------------------
 if(TARGET ckpt_tool)

@@ -36,7 +36,7 @@ done
 [[ -f $libdir/cmake/ckpt/ckptConfig.cmake && -f $libdir/cmake/ckpt/ckptConfigVersion.cmake &&
   -f $libdir/cmake/ckpt/ckptTargets.cmake ]] || fail "the CMake package files are not installed"
 [[ -f $libdir/pkgconfig/ckpt.pc ]] || fail "ckpt.pc is not installed"
-leaked=$(find "$prefix/include" -type f ! -name ckpt.h ! -name ckpt.hpp)
+leaked=$(find "$prefix/include" -type f ! -name ckpt.h ! -name ckpt.hpp ! -name ckpt_mod.mod)
 [[ -z $leaked ]] || fail "internal headers installed: $leaked"
 "$prefix/bin/ckpt" --version | grep -q '^ckpt (libckpt) ' || fail "the installed tool does not run"
 
@@ -67,5 +67,23 @@ mpi ./consumer_c write ckpt-c || fail "the C consumer could not checkpoint"
 mpi ./consumer_c restart ckpt-c || fail "the C consumer could not restart"
 "$prefix/bin/ckpt" list ckpt-c --json >list.json || fail "ckpt list of the C consumer's checkpoint"
 grep -q '"newest_committed": 1' list.json || fail "unexpected listing: $(cat list.json)"
+
+# Fortran through find_package(ckpt) and ckpt::fortran, when libckpt has it.
+if [[ -n ${CKPT_FC:-} ]]; then
+  modfile=$prefix/include/ckpt/fortran/ckpt_mod.mod
+  [[ -f $modfile ]] || fail "the Fortran module ckpt_mod.mod is not installed"
+  log "Fortran consumer: find_package(ckpt), ckpt::fortran"
+  rm -rf build-f ckpt-f
+  "$CMAKE" -S "$SRC/consumer_f" -B build-f -G "${CKPT_GENERATOR:-Unix Makefiles}" \
+    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_Fortran_COMPILER="$CKPT_FC" \
+    -DCMAKE_BUILD_TYPE=Release >configure-f.log 2>&1 || fail "configure: $(cat configure-f.log)"
+  "$CMAKE" --build build-f >build-f.log 2>&1 || fail "build: $(cat build-f.log)"
+  printf 'dir = ckpt-f\n' >ckpt-f.ini
+  mpi build-f/consumer_f write ckpt-f.ini || fail "the Fortran consumer could not checkpoint"
+  mpi build-f/consumer_f restart ckpt-f.ini || fail "the Fortran consumer could not restart"
+  "$prefix/bin/ckpt" verify ckpt-f || fail "the installed ckpt cannot verify the Fortran consumer's checkpoint"
+else
+  log "no Fortran interface in this build (CKPT_ENABLE_FORTRAN=OFF): Fortran consumer skipped"
+fi
 
 log "PASS"
