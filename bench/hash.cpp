@@ -6,24 +6,20 @@
 // and repetition, three variants run back to back in rotating order:
 //   memcpy      the buffer copied into a second buffer of the same size;
 //   hash_blocks ckpt::detail::hash_blocks, the library's XXH3-64 per block;
-//   XXH3 loop   XXH3-64 called per block by this program. When libxxhash
-//               exports XXH3_64bits_dispatch (Debian's does), the loop calls
-//               it: the same hash, with the widest SIMD the CPU has (AVX2,
-//               AVX-512) chosen at run time, where a default build of
-//               XXH3_64bits uses SSE2. The column shows what the library
-//               would gain by calling the dispatcher.
+//   XXH3 loop   XXH3-64 called per block by this program, with
+//               XXH3_64bits_dispatch when libxxhash exports it (the widest
+//               vector unit of the CPU, chosen at run time; a plain
+//               XXH3_64bits build uses SSE2): the reference for the
+//               library's own overhead.
 // GB/s = buffer bytes / time of the slowest rank (10^9 B/s, per rank). The
 // ratio hash/memcpy is the median of the per-repetition ratios.
 #include "common/bench_common.hpp"
+#include "common/block_state.hpp"
 
 #include <block_hasher.hpp>
 
 #include <boost/program_options.hpp>
 #include <mpi.h>
-#include <xxhash.h>
-#ifdef CKPT_BENCH_HAVE_XXH3_DISPATCH
-#include <xxh_x86dispatch.h>
-#endif
 
 #include <cstdint>
 #include <cstdio>
@@ -57,16 +53,6 @@ constexpr const char *loop_name = "XXH3_64bits_dispatch";
 #else
 constexpr const char *loop_name = "XXH3_64bits";
 #endif
-
-/// XXH3-64 per block (XXH3_64bits_dispatch when available, see above).
-void reference_hash_blocks(const unsigned char *data, std::uint64_t bytes, std::uint64_t block_size,
-                           std::uint64_t *out) {
-  const std::uint64_t blocks = (bytes + block_size - 1) / block_size;
-  for (std::uint64_t i = 0; i < blocks; ++i) {
-    const std::uint64_t begin = i * block_size;
-    out[i] = XXH3_64bits(data + begin, std::min(block_size, bytes - begin));
-  }
-}
 
 bool parse_options(int argc, char **argv, int rank, Options &opts) {
   namespace po = boost::program_options;
@@ -134,7 +120,7 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
           case Library:
             ckpt::detail::hash_blocks(source.get(), bytes, block, library.data());
             break;
-          case Loop: reference_hash_blocks(source.get(), bytes, block, loop.data()); break;
+          case Loop: bench::hash_every_block(source.get(), bytes, block, loop.data()); break;
           }
         });
         if (rep > 0) seconds[s][static_cast<std::size_t>(v)].push_back(t);

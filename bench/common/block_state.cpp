@@ -3,6 +3,9 @@
 #include "bench_common.hpp"
 
 #include <xxhash.h>
+#ifdef CKPT_BENCH_HAVE_XXH3_DISPATCH
+#include <xxh_x86dispatch.h> // XXH3_64bits becomes XXH3_64bits_dispatch
+#endif
 
 #include <algorithm>
 #include <cmath>

@@ -38,7 +38,9 @@ private:
   std::uint64_t m_block_size;
 };
 
-/// XXH3-64 of every block of `data` (the plain way to find changed blocks).
+/// XXH3-64 of every block of `data` (the plain way to find changed blocks),
+/// with XXH3_64bits_dispatch (the CPU's widest vector unit) when libxxhash
+/// has it, as libckpt does.
 void hash_every_block(const unsigned char *data, std::uint64_t bytes, std::uint64_t block_size,
                       std::uint64_t *out) noexcept;
 
