@@ -155,6 +155,7 @@ void print_json(const detail::Catalog &catalog, const Inspection &in, int only_r
   json.field("created", utc_time(h.created_unix));
   json.field("library", h.library_version);
   json.field("topology", h.topology);
+  json.field("config", h.config);
   json.key("commit");
   if (const auto &r = in.entry->record) {
     json.begin_object();
@@ -230,7 +231,8 @@ void print_text(const detail::Catalog &catalog, const Inspection &in, int only_r
   std::cout << "checkpoint version " << in.version << " in " << catalog.dir() << " (prefix "
             << catalog.prefix() << "): " << detail::to_string(in.entry->state) << "\n";
   auto line = [](const char *label, const std::string &value) {
-    std::cout << "  " << label << std::string(12 - std::string(label).size(), ' ') << value << "\n";
+    const std::size_t n = std::string(label).size();
+    std::cout << "  " << label << std::string(n < 12 ? 12 - n : 1, ' ') << value << "\n";
   };
   if (!in.entry->problem.empty()) line("problem", in.entry->problem);
   line("file", in.path + ", " + human_bytes(double(in.file_bytes)));
@@ -257,6 +259,12 @@ void print_text(const detail::Catalog &catalog, const Inspection &in, int only_r
     line("committed", "no (no valid commit record)");
   line("library", h.library_version.empty() ? "-" : h.library_version);
   line("topology", h.topology.empty() ? "-" : h.topology);
+  {
+    std::string config = h.config;
+    for (auto &c : config)
+      if (c == '\n') c = ' ';
+    line("config", config.empty() ? "-" : config);
+  }
   line("state", human_bytes(double(in.bytes)) + " in " + std::to_string(in.regions) +
                     " region(s), " + std::to_string(in.blocks) + " block(s)");
   line("stored", std::to_string(in.stored) + " of " + std::to_string(in.blocks) + " block(s), " +

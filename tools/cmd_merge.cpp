@@ -80,6 +80,7 @@ MergeResult merge(const detail::Catalog &catalog, const detail::CommitRecord &re
   header.library_version = std::string("libckpt ") + CKPT_VERSION_STRING +
                            " (ckpt merge of version " + std::to_string(record.version) + ")";
   header.topology = old.topology; // the node that produced the data
+  header.config = old.config;
 
   detail::CheckpointFile file;
   bool created = false;

@@ -149,6 +149,7 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
   write_attr_i64(root, "created_unix", header.created_unix);
   write_attr_str(root, "library", header.library_version);
   write_attr_str(root, "topology", header.topology);
+  write_attr_str(root, "config", header.config);
   H5Id row = index_row_type();
   f.m_index = make_dataset(root, k_index, row.get(), sizes.rows);
   f.m_sizes = sizes;
@@ -191,6 +192,7 @@ CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
   h.created_unix = read_attr_i64(root, "created_unix", path);
   h.library_version = read_attr_str(root, "library", path);
   h.topology = read_attr_str(root, "topology", path);
+  if (H5Aexists(root, "config") > 0) h.config = read_attr_str(root, "config", path);
   if (h.block_size == 0 || h.nranks <= 0)
     throw FormatError(path + " has a bad block_size or nranks attribute");
   auto open_ds = [&](const char *name) {

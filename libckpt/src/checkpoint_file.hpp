@@ -51,6 +51,7 @@ struct FileHeader {
   std::int32_t format_version = k_format_version;
   std::string library_version;
   std::string topology; // hwloc summary of the node of rank 0
+  std::string config;   // effective configuration, "key=value" lines
 };
 
 /// A contiguous transfer between memory and a byte range of /data.

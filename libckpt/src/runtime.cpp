@@ -611,6 +611,8 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   header.created_unix = static_cast<std::int64_t>(std::time(nullptr));
   header.library_version = std::string("libckpt ") + CKPT_VERSION_STRING;
   header.topology = m_topology;
+  for (const auto &[key, entry] : m_config.entries())
+    header.config += key + "=" + entry.value + "\n";
   if (header.topology.empty()) {
     if (m_rank == 0) m_topology = node_topology_summary();
     broadcast(comm, m_topology, 0);
