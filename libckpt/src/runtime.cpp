@@ -502,11 +502,17 @@ CheckpointId Runtime::restart() {
         s += r->bytes();
       return s;
     }());
-    if (m_rank == 0)
-      log_info("restarted from checkpoint version " + std::to_string(rec.version) + " (step " +
-               std::to_string(rec.step) + ", chain of " + std::to_string(rec.chain.size()) +
-               " file(s)): " + human_bytes(static_cast<double>(state)) +
-               " restored and verified in " + std::to_string(seconds).substr(0, 6) + " s");
+    if (m_rank == 0) {
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "restart from checkpoint version %lld (step %lld, %s, chain of %zu file(s)): "
+                    "%s restored and verified, %.3f s, %s/s",
+                    static_cast<long long>(rec.version), static_cast<long long>(rec.step),
+                    rec.base ? "base" : "delta", rec.chain.size(),
+                    human_bytes(static_cast<double>(state)).c_str(), seconds,
+                    human_bytes(seconds > 0 ? double(state) / seconds : 0.0).c_str());
+      log_info(line);
+    }
     try {
       for_participants(comm, [&](CheckpointParticipant &p) { p.after_restart(*this); });
     } catch (...) {
