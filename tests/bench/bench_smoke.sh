@@ -76,9 +76,13 @@ elif case == "run_pingpong":
             expect(x["pmpi"] > 0 and x["ratio"] > 0, f"interposed column {x}")
 elif case == "heat_overhead":
     r = json.load(open(f"{out}/heat.json"))
-    expect(r["checkpoints"] == 4, f"checkpoints {r['checkpoints']}")
+    expect([x["checkpoints"] for x in r["results"]] == [4, 2],
+           f"checkpoints {[x['checkpoints'] for x in r['results']]}")
     expect(len(r["checksum"]) == 16, f"checksum {r['checksum']}")
-    expect(all(t > 0 for t in r["plain_s"] + r["ckpt_s"] + r["startup_s"]), "run times")
+    times = r["plain_s"] + r["startup_s"] + [t for x in r["results"] for t in x["ckpt_s"]]
+    expect(len(times) == 4 and all(t > 0 for t in times), f"run times {times}")
+    expect(all(x["logged_seconds_per_checkpoint"] is not None for x in r["results"]),
+           "libckpt's checkpoint log lines were not found")
 for f in failures:
     print("FAIL:", f)
 if failures:
@@ -101,7 +105,7 @@ case "$case_name" in
       --reps 2 --iters 20 --bw-bytes 1MiB --window 4
     ;;
   heat_overhead)
-    "$bench/heat_overhead.sh" --build "$build" --np 2 --nx 64 --ny 64 --steps 20 --every 5 \
+    "$bench/heat_overhead.sh" --build "$build" --np 2 --nx 64 --ny 64 --steps 20 --every 5,10 \
       --reps 1 --json "$out/heat.json"
     ;;
   *)
