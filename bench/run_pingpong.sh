@@ -107,7 +107,12 @@ def rows(section, key):
             q = [run[section][i][key]["median"] for run in pmpi]
             row["pmpi"] = statistics.median(q)
             row["pmpi_runs"] = q
-            row["ratio"] = statistics.median(b / a for a, b in zip(p, q))
+            ratios = sorted(b / a for a, b in zip(p, q))
+            row["ratio"] = statistics.median(ratios)
+            row["ratio_runs"] = ratios
+            # Spread of the per-round ratios: the middle half (quartiles).
+            quart = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+            row["ratio_q1"], row["ratio_q3"] = quart[0], quart[2]
         out.append(row)
     return out
 
@@ -137,16 +142,19 @@ print(f"run_pingpong: 2 ranks on {first['host']} ({first['cores']} cores), {roun
       f"{plain[-1]['load_average_end']:.2f} at the end")
 print(f"interposed: LD_PRELOAD={pmpi_path}" if pmpi else
       f"interposed: not measured ({pmpi_path} not found)")
-print("values: median over the runs of each run's median; ratio: median of the per-round ratios\n")
+print("values: median over the runs of each run's median; ratio: median of the per-round ratios\n"
+      "(interposed / plain), q1-q3: their middle half\n")
 
 def cells(row, unit_fmt):
     c = [fmt_bytes(row["bytes"]), unit_fmt.format(row["plain"])]
     if pmpi:
-        c += [unit_fmt.format(row["pmpi"]), f"{row['ratio']:.3f}", LOGGING,
+        c += [unit_fmt.format(row["pmpi"]), f"{row['ratio']:.3f}",
+              f"{row['ratio_q1']:.3f}-{row['ratio_q3']:.3f}", LOGGING,
               row["target"] or "-", ("PASS" if row["pass"] else "SHORT") if row["target"] else "-"]
     return c
 
-extra = ["libckpt_pmpi", "ratio", "message logging on", "target", "verdict"] if pmpi else []
+extra = (["libckpt_pmpi", "ratio", "ratio q1-q3", "message logging on", "target", "verdict"]
+         if pmpi else [])
 print("Latency, one way (us)")
 table(["message", "plain"] + extra, [cells(r, "{:.2f}") for r in latency])
 print("\nStreaming bandwidth (MB/s, 10^6 B/s)")
