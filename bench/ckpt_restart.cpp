@@ -53,6 +53,7 @@ struct Options {
   bool keep_files = false;
   bool json = false;
   std::string json_file;
+  std::map<std::string, std::string> settings; ///< extra libckpt configuration (--set)
 };
 
 bool parse_options(int argc, char **argv, int rank, Options &opts) {
@@ -83,6 +84,8 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
     ("dir", po::value(&opts.dir)->default_value(opts.dir),
      "scratch directory (created; removed at the end unless --keep-files)")
     ("keep-files", po::bool_switch(&opts.keep_files), "leave the scratch directory")
+    ("set", po::value<std::vector<std::string>>()->composing(),
+     "extra libckpt configuration key=value (repeatable), e.g. --set verify=false")
     ("json", po::bool_switch(&opts.json), "print the results as JSON instead of tables")
     ("json-file", po::value(&opts.json_file),
      "also write the results as JSON to this file");
@@ -95,6 +98,9 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
     return false;
   }
   opts.sizes = bench::parse_size_list(sizes);
+  if (vm.count("set") != 0)
+    opts.settings = bench::parse_settings(vm["set"].as<std::vector<std::string>>(),
+                                          {"dir", "block_size", "base_every", "log_level"});
   for (const double c : bench::parse_number_list(chains)) {
     if (c != static_cast<int>(c) || c > 1000)
       throw std::invalid_argument("--chains takes whole numbers up to 1000");
@@ -114,10 +120,12 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
 
 std::map<std::string, std::string> session_options(const Options &opts, const std::string &dir) {
   const int base_every = std::max(100, opts.chains.back() + 1);
-  return {{"dir", dir},
-          {"block_size", std::to_string(opts.block_size)},
-          {"base_every", std::to_string(base_every)},
-          {"log_level", "warning"}};
+  std::map<std::string, std::string> options = opts.settings;
+  options["dir"] = dir;
+  options["block_size"] = std::to_string(opts.block_size);
+  options["base_every"] = std::to_string(base_every);
+  options["log_level"] = "warning";
+  return options;
 }
 
 void barrier() { bench::check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
@@ -281,6 +289,9 @@ void print_tables(const Options &opts, int ranks, const std::vector<SizeResult> 
               ranks, bench::host_name().c_str(), bench::machine_cores(),
               bench::format_bytes(opts.block_size).c_str(), opts.delta_dirty, opts.reps, load_start,
               load_end, cache_description(opts).c_str(), 100.0 * max_resident(results));
+  if (!opts.settings.empty())
+    std::printf("Extra libckpt configuration: %s\n\n",
+                bench::describe_settings(opts.settings).c_str());
   bench::Table table(
       {"state", "read", "files", "on disk", "time s", "MB/s", "/plain read", "/base-only restart"},
       2);
@@ -345,6 +356,7 @@ bench::Json to_json(const Options &opts, int ranks, const std::vector<SizeResult
       .set("load_average_start", load_start)
       .set("load_average_end", load_end)
       .set("block_bytes", opts.block_size)
+      .set("libckpt_settings", bench::describe_settings(opts.settings))
       .set("delta_dirty_percent", opts.delta_dirty)
       .set("cache", cache_description(opts))
       .set("reps", opts.reps)

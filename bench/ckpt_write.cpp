@@ -68,6 +68,7 @@ struct Options {
   bool skip_incremental = false;
   bool json = false;
   std::string json_file;
+  std::map<std::string, std::string> settings; ///< extra libckpt configuration (--set)
 };
 
 bool parse_options(int argc, char **argv, int rank, Options &opts) {
@@ -93,6 +94,8 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
     ("dir", po::value(&opts.dir)->default_value(opts.dir),
      "scratch directory (created; removed at the end unless --keep-files)")
     ("keep-files", po::bool_switch(&opts.keep_files), "leave the scratch directory")
+    ("set", po::value<std::vector<std::string>>()->composing(),
+     "extra libckpt configuration key=value (repeatable), e.g. --set verify=false")
     ("skip-full", po::bool_switch(&opts.skip_full), "skip the full-checkpoint comparison")
     ("skip-incremental", po::bool_switch(&opts.skip_incremental),
      "skip the incremental checkpoints")
@@ -108,6 +111,9 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
     return false;
   }
   opts.sizes = bench::parse_size_list(sizes);
+  if (vm.count("set") != 0)
+    opts.settings = bench::parse_settings(vm["set"].as<std::vector<std::string>>(),
+                                          {"dir", "block_size", "base_every", "keep", "log_level"});
   opts.dirty = bench::parse_number_list(dirty);
   opts.block_size = bench::parse_size(opts.block_size_text);
   for (const double p : opts.dirty)
@@ -121,11 +127,13 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
 std::map<std::string, std::string> session_options(const Options &opts, const std::string &dir,
                                                    const std::string &base_every,
                                                    const std::string &keep) {
-  return {{"dir", dir},
-          {"block_size", std::to_string(opts.block_size)},
-          {"base_every", base_every},
-          {"keep", keep},
-          {"log_level", "warning"}};
+  std::map<std::string, std::string> options = opts.settings;
+  options["dir"] = dir;
+  options["block_size"] = std::to_string(opts.block_size);
+  options["base_every"] = base_every;
+  options["keep"] = keep;
+  options["log_level"] = "warning";
+  return options;
 }
 
 /// Rank 0 creates the directory `path`; everybody waits.
@@ -382,6 +390,9 @@ void print_tables(const Options &opts, int ranks, const std::vector<SizeResult> 
               "of the fastest repetitions (storage stalls only ever slow a run down).\n",
               ranks, bench::host_name().c_str(), bench::machine_cores(),
               bench::format_bytes(opts.block_size).c_str(), opts.reps, load_start, load_end);
+  if (!opts.settings.empty())
+    std::printf("Extra libckpt configuration: %s\n",
+                bench::describe_settings(opts.settings).c_str());
   if (!opts.skip_full) {
     std::printf("\nFull checkpoint vs plain writes of the same bytes\n");
     bench::Table table({"state", "ckpt s", "ckpt MB/s", "HDF5 s", "HDF5 MB/s", "POSIX s",
@@ -491,6 +502,7 @@ bench::Json to_json(const Options &opts, int ranks, const std::vector<SizeResult
       .set("load_average_start", load_start)
       .set("load_average_end", load_end)
       .set("block_bytes", opts.block_size)
+      .set("libckpt_settings", bench::describe_settings(opts.settings))
       .set("reps", opts.reps)
       .set("sizes", std::move(sizes));
 }

@@ -94,6 +94,28 @@ std::vector<std::string> split_commas(const std::string &text) {
 }
 } // namespace
 
+std::map<std::string, std::string> parse_settings(const std::vector<std::string> &items,
+                                                  const std::vector<std::string> &reserved) {
+  std::map<std::string, std::string> settings;
+  for (const auto &item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw std::invalid_argument("--set takes key=value, got '" + item + "'");
+    const std::string key = item.substr(0, eq);
+    if (std::find(reserved.begin(), reserved.end(), key) != reserved.end())
+      throw std::invalid_argument("--set " + key + ": the benchmark sets this key itself");
+    settings[key] = item.substr(eq + 1);
+  }
+  return settings;
+}
+
+std::string describe_settings(const std::map<std::string, std::string> &settings) {
+  std::string text;
+  for (const auto &[key, value] : settings)
+    text += (text.empty() ? "" : ", ") + key + "=" + value;
+  return text.empty() ? "-" : text;
+}
+
 std::vector<std::uint64_t> parse_size_list(const std::string &text) {
   std::vector<std::uint64_t> sizes;
   for (const auto &part : split_commas(text))

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -45,6 +46,13 @@ private:
 /// rank waits forever in a collective. Returns body's exit code.
 int run_main(int argc, char **argv, const char *program,
              int (*body)(const MpiRuntime &mpi, int argc, char **argv));
+
+/// Parses libckpt configuration given as "key=value" items (--set). The keys
+/// in `reserved` are set by the benchmark itself and are refused.
+std::map<std::string, std::string> parse_settings(const std::vector<std::string> &items,
+                                                  const std::vector<std::string> &reserved);
+/// "key=value, key=value" for printing ("-" when empty).
+std::string describe_settings(const std::map<std::string, std::string> &settings);
 
 /// "4096", "64K", "64KiB", "1MiB", "1M", "4GiB" (binary units) -> bytes.
 /// Throws std::invalid_argument.
