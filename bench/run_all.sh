@@ -2,7 +2,7 @@
 # run_all.sh: every benchmark of bench/ with its default settings, one after
 # the other, keeping the printed tables (<name>.txt) and the JSON results in
 # an output directory. On the 2-core reference machine it takes about
-# 20 minutes; see bench/README.md for what each part measures.
+# 7 minutes; see bench/README.md for what each part measures.
 #
 # Usage: bench/run_all.sh [--build DIR] [--out DIR]
 #   e.g. bench/run_all.sh --build build --out bench-results
