@@ -532,7 +532,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   for_participants(comm, [&](CheckpointParticipant &p) { p.before_checkpoint(*this); });
 
   const std::int64_t version = m_next_version++;
-  const bool base = !m_parent || static_cast<int>(m_chain.size()) >= m_config.base_every();
+  bool base = !m_parent || static_cast<int>(m_chain.size()) >= m_config.base_every();
   std::vector<std::int64_t> chain = base ? std::vector<std::int64_t>{} : m_chain;
   chain.push_back(version);
   const std::uint64_t bs = m_config.block_size();
@@ -601,6 +601,12 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     totals_local[3] += row.nstored;
   }
   check_mpi(MPI_Allreduce(totals_local, totals, 4, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  // A delta in which every block changed holds the whole state: make it a
+  // base, so that the chain restarts and older versions can be pruned.
+  if (!base && totals[3] == totals[2]) {
+    base = true;
+    chain = {version};
+  }
 
   // 3. Write the file. Every rank goes through every collective call, even
   //    after a local failure, and the outcome is agreed at the end.
