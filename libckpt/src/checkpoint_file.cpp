@@ -132,9 +132,7 @@ CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
 }
 
 void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
-  CheckpointFile &f = *this;
-  const std::string &path = m_path;
-  const hid_t root = f.m_file.get();
+  const hid_t root = m_file.get();
   write_attr_str(root, "format", k_format_name);
   write_attr_i64(root, "format_version", header.format_version);
   write_attr_i64(root, "version", header.version);
@@ -151,17 +149,13 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
   write_attr_str(root, "topology", header.topology);
   write_attr_str(root, "config", header.config);
   H5Id row = index_row_type();
-  f.m_index = make_dataset(root, k_index, row.get(), sizes.rows);
-  f.m_sizes = sizes;
-  f.m_hashes = make_dataset(root, k_hashes, H5T_STD_U64LE, sizes.hashes);
-  f.m_stored = make_dataset(root, k_stored, H5T_STD_U64LE, sizes.stored);
-  f.m_data = make_dataset(root, k_data, H5T_STD_U8LE, sizes.data);
-  // Metadata goes to disk now, while nothing else is in flight: a later
-  // failure of the data writes (ENOSPC) then leaves a clean cache, and
-  // abandon() can close the file.
-  check_h5_status(H5Fflush(root, H5F_SCOPE_LOCAL), "cannot flush the metadata of " + path);
-  f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
-  f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
+  m_index = make_dataset(root, k_index, row.get(), sizes.rows);
+  m_sizes = sizes;
+  m_hashes = make_dataset(root, k_hashes, H5T_STD_U64LE, sizes.hashes);
+  m_stored = make_dataset(root, k_stored, H5T_STD_U64LE, sizes.stored);
+  m_data = make_dataset(root, k_data, H5T_STD_U8LE, sizes.data);
+  m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
+  m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
 }
 
 CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
@@ -262,6 +256,11 @@ void CheckpointFile::transfer(const char *name, hid_t mem_type, bool write, void
   if (rc < 0)
     throw_hdf5(std::string(write ? "cannot write " : "cannot read ") + std::to_string(count) +
                " elements at offset " + std::to_string(offset) + " of /" + name + " in " + m_path);
+}
+
+void CheckpointFile::flush_metadata() {
+  check_h5_status(H5Fflush(m_file.get(), H5F_SCOPE_LOCAL),
+                  "cannot flush the metadata of " + m_path);
 }
 
 std::uint64_t CheckpointFile::allocated_bytes() const {

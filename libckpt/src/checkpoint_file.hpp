@@ -82,6 +82,9 @@ public:
   [[nodiscard]] const FileHeader &header() const noexcept { return m_header; }
   [[nodiscard]] const Sizes &sizes() const noexcept { return m_sizes; }
 
+  /// Collective: writes the metadata now, so that a later failure of the data
+  /// writes (ENOSPC) leaves a clean metadata cache and abandon() can close.
+  void flush_metadata();
   /// Bytes the file occupies once written (all space is allocated at creation).
   [[nodiscard]] std::uint64_t allocated_bytes() const;
   /// Collective: rank `writer` writes all rows, the others nothing.

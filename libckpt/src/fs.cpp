@@ -154,14 +154,25 @@ void write_file_atomic(const std::string &path, const std::string &content, bool
   }
 }
 
-void reserve_file_space(const std::string &path, std::uint64_t size) {
-  if (size == 0) return;
+bool reserve_file_space(const std::string &path, std::uint64_t size) {
+  if (size == 0) return true;
   Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno(errno, "cannot open " + path + " to reserve its space");
-  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP &&
-      errno != ENOSYS)
-    throw_errno(errno, "cannot reserve " + std::to_string(size) + " bytes for " + path);
+  bool reserved = true;
+  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(size)) != 0) {
+    if (errno != EOPNOTSUPP && errno != ENOSYS)
+      throw_errno(errno, "cannot reserve " + std::to_string(size) + " bytes for " + path);
+    reserved = false;
+  }
   fd.close(path);
+  return reserved;
+}
+
+void drop_cached_pages(const std::string &path) noexcept {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
 }
 
 std::uint64_t available_bytes(const std::string &path) {

@@ -25,8 +25,12 @@ void fsync_file(const std::string &path);
 void fsync_directory(const std::string &dir);
 /// Reserves the blocks of bytes [0, size) of an existing file so that later
 /// writes cannot fail for lack of space (fallocate; a no-op where the file
-/// system cannot reserve). Throws IoError (CKPT_ERR_NO_SPACE) when full.
-void reserve_file_space(const std::string &path, std::uint64_t size);
+/// system cannot reserve: returns false then). Throws IoError
+/// (CKPT_ERR_NO_SPACE) when the file system is full.
+bool reserve_file_space(const std::string &path, std::uint64_t size);
+/// Asks the kernel to drop the cached pages of a written and synced file
+/// (checkpoint data is not read again by this job). Best effort.
+void drop_cached_pages(const std::string &path) noexcept;
 /// Bytes available to unprivileged writers on the file system of `path`.
 std::uint64_t available_bytes(const std::string &path);
 /// Removes a file; a missing file is not an error. Returns false if missing.

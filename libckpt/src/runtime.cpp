@@ -197,24 +197,55 @@ std::string restore_regions(RestartSource &src, const std::vector<Region *> &reg
                             bool collective, MPI_Comm comm, int rank, std::uint64_t staging_bytes,
                             bool verify) {
   const std::uint64_t bs = src.record.block_size;
-  std::vector<unsigned char> staging;
-  std::map<int, std::vector<std::int16_t>> source; // file that supplied each block
-  for (Region *r : regions)
-    source[r->id].assign(src.regions.at(r->id).hashes.size(), -1);
-  std::exception_ptr error;
-  for (std::size_t fi = 0; fi < src.files.size(); ++fi) {
-    std::vector<PlannedTransfer> plan;
-    for (Region *r : regions) {
-      const auto &rd = src.regions.at(r->id);
-      const IndexRow *row = rd.rows[fi];
-      if (!row || row->nstored == 0) continue;
-      TransferPlanner planner(row->data_offset, staging_bytes);
-      planner.add_region(static_cast<unsigned char *>(r->data), r->bytes(), bs, rd.stored[fi]);
-      for (auto &t : planner.finish())
-        plan.push_back(std::move(t));
-      for (std::uint64_t b : rd.stored[fi])
-        source[r->id][b] = static_cast<std::int16_t>(fi);
+  const std::size_t nfiles = src.files.size();
+  // Each block is read once, from the newest file of the chain that stores it.
+  std::vector<std::vector<std::int32_t>> source(regions.size());
+  for (std::size_t ri = 0; ri < regions.size(); ++ri) {
+    const auto &rd = src.regions.at(regions[ri]->id);
+    source[ri].assign(rd.hashes.size(), -1);
+    for (std::size_t fi = nfiles; fi-- > 0;)
+      if (rd.rows[fi])
+        for (std::uint64_t b : rd.stored[fi])
+          if (source[ri][b] < 0) source[ri][b] = static_cast<std::int32_t>(fi);
+  }
+  std::string damage;
+  auto damaged = [&](std::size_t ri, std::uint64_t b, const std::string &where) {
+    if (damage.empty())
+      damage = "block " + std::to_string(b) + " of " + region_label(rank, *regions[ri]) + " in " +
+               where + " does not match its stored hash (checkpoint version " +
+               std::to_string(src.record.version) + ")";
+  };
+  // Hashes each block of a segment as soon as it is in place (still in cache).
+  auto check = [&](const Segment &s, std::size_t fi) {
+    if (!verify || !damage.empty()) return;
+    const Region &r = *regions[s.region];
+    const auto &expected = src.regions.at(r.id).hashes;
+    for (std::uint64_t b = s.first_block; b < s.first_block + block_count(s.bytes, bs); ++b) {
+      const std::uint64_t n = block_bytes(r.bytes(), bs, b);
+      if (hash_bytes(static_cast<unsigned char *>(r.data) + b * bs, n) != expected[b]) {
+        damaged(s.region, b, src.files[fi].path());
+        return;
+      }
     }
+  };
+  std::vector<unsigned char> staging;
+  std::exception_ptr error;
+  for (std::size_t fi = 0; fi < nfiles; ++fi) {
+    TransferPlanner planner(0, staging_bytes);
+    for (std::size_t ri = 0; ri < regions.size(); ++ri) {
+      const auto &rd = src.regions.at(regions[ri]->id);
+      const IndexRow *row = rd.rows[fi];
+      if (!row) continue;
+      std::vector<BlockCopy> blocks;
+      for (std::size_t k = 0; k < rd.stored[fi].size(); ++k) {
+        const std::uint64_t b = rd.stored[fi][k];
+        if (source[ri][b] == static_cast<std::int32_t>(fi))
+          blocks.push_back(BlockCopy{b, row->data_offset + k * bs});
+      }
+      planner.add_blocks(static_cast<unsigned char *>(regions[ri]->data), regions[ri]->bytes(), bs,
+                         blocks, static_cast<std::uint32_t>(ri));
+    }
+    const std::vector<PlannedTransfer> plan = planner.finish();
     const std::uint64_t rounds = collective ? allreduce_max(comm, plan.size()) : plan.size();
     for (std::uint64_t i = 0; i < rounds; ++i) {
       const PlannedTransfer *t = (i < plan.size() && !error) ? &plan[i] : nullptr;
@@ -231,32 +262,26 @@ std::string restore_regions(RestartSource &src, const std::vector<Region *> &reg
       }
       auto e = capture([&] { src.files[fi].read_data(op, collective); });
       if (e && !error) error = e;
-      if (t && !t->direct() && !e) {
-        const unsigned char *p = staging.data();
-        for (const Segment &s : t->segments) {
+      if (!t || e) continue;
+      const unsigned char *p = staging.data();
+      for (const Segment &s : t->segments) {
+        if (!t->direct()) {
           std::memcpy(s.memory, p, s.bytes);
           p += s.bytes;
         }
+        check(s, fi);
       }
     }
   }
   if (error) std::rethrow_exception(error);
-  if (!verify) return {};
-  for (Region *r : regions) {
-    const auto &rd = src.regions.at(r->id);
-    std::vector<std::uint64_t> actual(rd.hashes.size());
-    hash_blocks(r->data, r->bytes(), bs, actual.data());
-    for (std::size_t b = 0; b < actual.size(); ++b) {
-      if (actual[b] == rd.hashes[b]) continue;
-      const int fi = source[r->id][b];
-      return "block " + std::to_string(b) + " of " + region_label(rank, *r) + " in " +
-             (fi >= 0 ? src.files[static_cast<std::size_t>(fi)].path()
-                      : std::string("no file of the chain (never stored)")) +
-             " does not match its stored hash (checkpoint version " +
-             std::to_string(src.record.version) + ")";
-    }
-  }
-  return {};
+  if (verify && damage.empty())
+    for (std::size_t ri = 0; ri < regions.size(); ++ri)
+      for (std::uint64_t b = 0; b < source[ri].size(); ++b)
+        if (source[ri][b] < 0) {
+          damaged(ri, b, "no file of the chain (the block was never stored)");
+          break;
+        }
+  return damage;
 }
 
 /// MPI-IO does not always pass errno up through HDF5: a write that failed on
@@ -637,9 +662,14 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     agree(comm, capture([&] { file = CheckpointFile::create(path, comm, header, sizes); }));
     // Reserve the whole file up front: a full file system fails here, with a
     // clear ENOSPC, rather than in the middle of a collective write.
+    int reserved = 1;
     agree(comm, capture([&] {
-            if (m_rank == 0) reserve_file_space(path, file.allocated_bytes());
+            if (m_rank == 0) reserved = reserve_file_space(path, file.allocated_bytes()) ? 1 : 0;
           }));
+    check_mpi(MPI_Bcast(&reserved, 1, MPI_INT, 0, comm), "MPI_Bcast");
+    // Without a reservation the data writes may still meet ENOSPC: write the
+    // metadata first so that a failed file can be closed cleanly.
+    if (!reserved) agree(comm, capture([&] { file.flush_metadata(); }));
     debug_kill_point("before_data", version, m_rank);
     auto keep_first = [&](std::exception_ptr e) {
       if (e && !error) error = e;
@@ -687,6 +717,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     if (allreduce_max(comm, static_cast<std::uint64_t>(error ? 1 : 0)) == 0)
       keep_first(capture([&] { file.close(); }));
     if (!error && m_config.fsync()) keep_first(capture([&] { fsync_file(path); }));
+    if (!error) drop_cached_pages(path);
     if (error) error = classify_write_error(error, sizes, m_dir);
     agree(comm, error);
     debug_kill_point("before_commit", version, m_rank);

@@ -56,3 +56,31 @@ TEST(TransferPlan, StagingNeverExceedsItsCapacity) {
   }
   EXPECT_EQ(total, 50u * 1024u);
 }
+
+// The reader's side: only some of a file's blocks are wanted (the others are
+// newer elsewhere), so transfers break where the file offsets jump.
+TEST(TransferPlan, ReadsSkipSupersededBlocksAndStayBlockAligned) {
+  std::vector<unsigned char> mem(8 * 1024);
+  // Stored in the file at positions 0..5 were blocks 0..5; blocks 2 and 3 are
+  // wanted from a newer file, so only 0, 1, 4, 5 come from this one.
+  const std::vector<BlockCopy> wanted = {{0, 100}, {1, 1124}, {4, 4196}, {5, 5220}};
+  TransferPlanner p(0, 3 * 1024, 1 << 20);
+  p.add_blocks(mem.data(), mem.size(), 1024, wanted, 7);
+  auto plan = p.finish();
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].file_offset, 100u);
+  EXPECT_EQ(plan[0].bytes, 2048u);
+  EXPECT_EQ(plan[0].segments[0].first_block, 0u);
+  EXPECT_EQ(plan[0].segments[0].region, 7u);
+  EXPECT_EQ(plan[1].file_offset, 4196u);
+  EXPECT_EQ(plan[1].segments[0].memory, mem.data() + 4096);
+  EXPECT_EQ(plan[1].segments[0].first_block, 4u);
+  // A run longer than the staging room is split on a block boundary.
+  TransferPlanner q(0, 2560, 1 << 20);
+  q.add_region(mem.data(), mem.size(), 1024, {0, 1, 2, 3});
+  for (const auto &t : q.finish())
+    for (const auto &s : t.segments) {
+      EXPECT_EQ(s.memory - mem.data(), static_cast<std::ptrdiff_t>(s.first_block * 1024));
+      EXPECT_EQ(s.bytes % 1024, 0u);
+    }
+}
