@@ -15,11 +15,13 @@
 #include <algorithm>
 #include <cinttypes>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <unistd.h>
@@ -198,7 +200,8 @@ std::string restore_regions(RestartSource &src, const std::vector<Region *> &reg
                             bool verify) {
   const std::uint64_t bs = src.record.block_size;
   const std::size_t nfiles = src.files.size();
-  // Each block is read once, from the newest file of the chain that stores it.
+  // Each block is restored from the newest file of the chain that stores it;
+  // files are read oldest first.
   std::vector<std::vector<std::int32_t>> source(regions.size());
   for (std::size_t ri = 0; ri < regions.size(); ++ri) {
     const auto &rd = src.regions.at(regions[ri]->id);
@@ -221,6 +224,7 @@ std::string restore_regions(RestartSource &src, const std::vector<Region *> &reg
     const Region &r = *regions[s.region];
     const auto &expected = src.regions.at(r.id).hashes;
     for (std::uint64_t b = s.first_block; b < s.first_block + block_count(s.bytes, bs); ++b) {
+      if (source[s.region][b] != static_cast<std::int32_t>(fi)) continue; // newer copy follows
       const std::uint64_t n = block_bytes(r.bytes(), bs, b);
       if (hash_bytes(static_cast<unsigned char *>(r.data) + b * bs, n) != expected[b]) {
         damaged(s.region, b, src.files[fi].path());
@@ -236,11 +240,20 @@ std::string restore_regions(RestartSource &src, const std::vector<Region *> &reg
       const auto &rd = src.regions.at(regions[ri]->id);
       const IndexRow *row = rd.rows[fi];
       if (!row) continue;
+      // The blocks this file is the newest source of, plus the superseded
+      // blocks in short gaps between them: reading those too keeps the reads
+      // long and sequential, and the newer files, read later, overwrite them.
+      const auto &stored = rd.stored[fi];
+      const std::uint64_t max_gap = std::max<std::uint64_t>(1, (256u << 10) / bs);
       std::vector<BlockCopy> blocks;
-      for (std::size_t k = 0; k < rd.stored[fi].size(); ++k) {
-        const std::uint64_t b = rd.stored[fi][k];
-        if (source[ri][b] == static_cast<std::int32_t>(fi))
-          blocks.push_back(BlockCopy{b, row->data_offset + k * bs});
+      std::size_t last_wanted = SIZE_MAX;
+      for (std::size_t k = 0; k < stored.size(); ++k) {
+        if (source[ri][stored[k]] != static_cast<std::int32_t>(fi)) continue;
+        const std::size_t from =
+            last_wanted != SIZE_MAX && k - last_wanted - 1 <= max_gap ? last_wanted + 1 : k;
+        for (std::size_t j = from; j <= k; ++j)
+          blocks.push_back(BlockCopy{stored[j], row->data_offset + j * bs});
+        last_wanted = k;
       }
       planner.add_blocks(static_cast<unsigned char *>(regions[ri]->data), regions[ri]->bytes(), bs,
                          blocks, static_cast<std::uint32_t>(ri));
@@ -519,6 +532,9 @@ CheckpointId Runtime::restart() {
     const CommitRecord &rec = src->record;
     m_parent = rec.version;
     m_chain = rec.chain;
+    m_chain_bytes = 0;
+    for (std::size_t i = 1; i < rec.chain.size(); ++i)
+      m_chain_bytes += catalog.find(rec.chain[i])->record->written_bytes;
     m_restart = std::move(src);
     const double seconds = MPI_Wtime() - t0;
     const std::uint64_t state = allreduce_sum(comm, [&] {
@@ -573,20 +589,47 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
             hash_blocks(r.data, r.bytes(), bs, hashes[i].data());
             stored[i] =
                 changed_blocks(hashes[i], base ? std::vector<std::uint64_t>{} : r.committed_hashes);
-            IndexRow &row = mine[i];
-            row.rank = m_rank;
-            row.region_id = r.id;
-            std::strncpy(row.name, r.name.c_str(), sizeof row.name - 1);
-            row.type = static_cast<std::int32_t>(r.type);
-            row.elem_size = r.elem_size;
-            row.count = r.count;
-            row.bytes = r.bytes();
-            row.nblocks = hashes[i].size();
-            row.nstored = stored[i].size();
-            for (std::uint64_t b : stored[i])
-              row.data_bytes += block_bytes(r.bytes(), bs, b);
           }
         }));
+
+  // The totals decide between a delta and a base: a delta in which every
+  // block changed would hold the whole state, and a chain whose deltas would
+  // hold more bytes than the state makes restarts read more than twice it.
+  std::uint64_t totals_local[4] = {0, 0, 0, 0}, totals[4];
+  for (std::size_t i = 0; i < regions.size(); ++i) {
+    const std::uint64_t bytes = regions[i]->bytes();
+    totals_local[0] += bytes;
+    for (std::uint64_t b : stored[i])
+      totals_local[1] += block_bytes(bytes, bs, b);
+    totals_local[2] += hashes[i].size();
+    totals_local[3] += stored[i].size();
+  }
+  check_mpi(MPI_Allreduce(totals_local, totals, 4, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  if (!base && (totals[3] == totals[2] || m_chain_bytes + totals[1] > totals[0])) {
+    base = true;
+    chain = {version};
+    for (std::size_t i = 0; i < regions.size(); ++i) {
+      stored[i].resize(hashes[i].size());
+      std::iota(stored[i].begin(), stored[i].end(), std::uint64_t{0});
+    }
+    totals[1] = totals[0];
+    totals[3] = totals[2];
+  }
+  for (std::size_t i = 0; i < regions.size(); ++i) {
+    const Region &r = *regions[i];
+    IndexRow &row = mine[i];
+    row.rank = m_rank;
+    row.region_id = r.id;
+    std::strncpy(row.name, r.name.c_str(), sizeof row.name - 1);
+    row.type = static_cast<std::int32_t>(r.type);
+    row.elem_size = r.elem_size;
+    row.count = r.count;
+    row.bytes = r.bytes();
+    row.nblocks = hashes[i].size();
+    row.nstored = stored[i].size();
+    for (std::uint64_t b : stored[i])
+      row.data_bytes += block_bytes(r.bytes(), bs, b);
+  }
 
   // 2. Everyone learns every row, and the offsets follow from rank order.
   int nmine = static_cast<int>(mine.size());
@@ -617,21 +660,6 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
       static_cast<std::size_t>(displs[static_cast<std::size_t>(m_rank)]) / sizeof(IndexRow);
   for (std::size_t i = 0; i < mine.size(); ++i)
     mine[i] = rows[first_mine + i];
-
-  std::uint64_t totals_local[4] = {0, 0, 0, 0}, totals[4];
-  for (const IndexRow &row : mine) {
-    totals_local[0] += row.bytes;
-    totals_local[1] += row.data_bytes;
-    totals_local[2] += row.nblocks;
-    totals_local[3] += row.nstored;
-  }
-  check_mpi(MPI_Allreduce(totals_local, totals, 4, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
-  // A delta in which every block changed holds the whole state: make it a
-  // base, so that the chain restarts and older versions can be pruned.
-  if (!base && totals[3] == totals[2]) {
-    base = true;
-    chain = {version};
-  }
 
   // 3. Write the file. Every rank goes through every collective call, even
   //    after a local failure, and the outcome is agreed at the end.
@@ -765,6 +793,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     regions[i]->committed_hashes = std::move(hashes[i]);
   m_parent = version;
   m_chain = chain;
+  m_chain_bytes = base ? 0 : m_chain_bytes + totals[1];
 
   CheckpointStats stats;
   stats.version = version;

@@ -66,6 +66,7 @@ private:
   // Dirty tracking: the committed version the next delta refers to.
   std::optional<std::int64_t> m_parent;
   std::vector<std::int64_t> m_chain; // chain of m_parent, base first
+  std::uint64_t m_chain_bytes = 0;   // payload bytes of the deltas of m_chain
   std::int64_t m_next_version = 1;
   std::string m_topology;
   bool m_signal_requested = false;

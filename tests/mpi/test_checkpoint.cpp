@@ -554,3 +554,29 @@ TEST(BadInput, CallsOutOfOrderNameTheExpectedCall) {
   EXPECT_EQ(status_of([&] { s.checkpoint(1); }, &message), CKPT_ERR_STATE);
   EXPECT_NE(message.find("finalize"), std::string::npos) << message;
 }
+
+// A new base once the chain's deltas would hold more bytes than the state:
+// a restart then never reads much more than twice the state.
+TEST(Checkpoint, LongChainsOfLargeDeltasStartANewBase) {
+  const std::string dir = fresh_dir();
+  const std::size_t per_block = 4096 / sizeof(double), nblocks = 100;
+  std::vector<double> data = pattern(nblocks * per_block, 1);
+  ckpt::Session s(MPI_COMM_WORLD,
+                  Options{{"dir", dir}, {"block_size", "4096"}, {"base_every", "100"}});
+  s.protect(0, "data", data);
+  EXPECT_TRUE(s.checkpoint(0).base);
+  auto touch = [&](std::size_t first, std::size_t count) {
+    for (std::size_t b = first; b < first + count; ++b)
+      data[b * per_block] += 1;
+  };
+  touch(0, 60);
+  EXPECT_FALSE(s.checkpoint(1).base); // 60% of the state in the chain
+  touch(40, 30);
+  EXPECT_FALSE(s.checkpoint(2).base); // 90%
+  touch(0, 20);
+  const auto st = s.checkpoint(3); // 110%: a base instead
+  EXPECT_TRUE(st.base);
+  EXPECT_EQ(st.dirty_blocks, nblocks * static_cast<std::uint64_t>(world_size()));
+  touch(0, 20);
+  EXPECT_FALSE(s.checkpoint(4).base);
+}
