@@ -33,7 +33,10 @@ BlockState::BlockState(std::uint64_t bytes, std::uint64_t block_size, std::uint6
 }
 
 std::uint64_t BlockState::dirty_count(double percent) const noexcept {
-  const double wanted = std::round(percent / 100.0 * static_cast<double>(blocks()));
+  // Rounded down: N deltas of p% never change more than N*p% of the blocks,
+  // so a chain of ten 10% deltas stays a chain (libckpt starts a new base
+  // once a chain's deltas would outweigh the state).
+  const double wanted = std::floor(percent / 100.0 * static_cast<double>(blocks()) + 1e-9);
   return std::min(blocks(), static_cast<std::uint64_t>(std::max(0.0, wanted)));
 }
 

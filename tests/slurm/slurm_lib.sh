@@ -47,8 +47,9 @@ cancel_submitted_jobs() {
 trap cancel_submitted_jobs EXIT
 
 # submit [VAR=VALUE ...] -- SBATCH_ARGS...: sbatch with extra environment; prints the job id.
+# Every version is kept (CKPT_KEEP) so that the checks can look at the older ones.
 submit() {
-  local env_vars=() job
+  local env_vars=(CKPT_KEEP=1000) job
   while [[ $1 != -- ]]; do
     env_vars+=("$1")
     shift

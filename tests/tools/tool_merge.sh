@@ -65,7 +65,7 @@ pass "merge of the newest delta; a base is not merged"
 if [[ -n ${CKPT_HEAT:-} ]]; then
   # A cold start with small blocks: heat spreads from the edges, so the
   # middle rows stay unchanged and every checkpoint after the first is a delta.
-  heat() { mpi 2 env CKPT_KEEP=100 CKPT_BASE_EVERY=8 CKPT_BLOCK_SIZE=512 "$CKPT_HEAT" --nx 64 --ny 64 --init cold "$@"; }
+  heat() { mpi 2 env CKPT_KEEP=100 CKPT_BASE_EVERY=8 CKPT_BLOCK_SIZE=512 "$CKPT_HEAT" --nx 1024 --ny 64 --init cold "$@"; }
   rm -rf heat-run heat-clean heat-alone
   heat --steps 20 --checkpoint-every 0 --dir heat-clean >clean.txt 2>&1 || fail "$(cat clean.txt)"
   heat --steps 12 --checkpoint-every 3 --dir heat-run >run.txt 2>&1 || fail "$(cat run.txt)"
