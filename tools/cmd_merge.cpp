@@ -49,18 +49,11 @@ MergeResult merge(const detail::Catalog &catalog, const detail::CommitRecord &re
 
   // Every block of every region is stored; rows stay in rank order.
   std::vector<detail::IndexRow> rows = reader.regions();
-  detail::CheckpointFile::Sizes sizes;
   for (detail::IndexRow &row : rows) {
     row.nstored = row.nblocks;
     row.data_bytes = row.bytes;
-    row.hash_offset = sizes.hashes;
-    row.stored_offset = sizes.stored;
-    row.data_offset = sizes.data;
-    sizes.hashes += row.nblocks;
-    sizes.stored += row.nstored;
-    sizes.data += row.data_bytes;
   }
-  sizes.rows = rows.size();
+  const detail::CheckpointFile::Sizes sizes = detail::assign_offsets(rows);
 
   const std::int64_t version = catalog.max_version() + 1;
   const std::string name = detail::data_file_name(catalog.prefix(), version);

@@ -8,18 +8,6 @@
 
 namespace ckpt::tool {
 
-std::string human_bytes(double bytes) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (bytes >= 1024.0 && u < 5) {
-    bytes /= 1024.0;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-  return buf;
-}
-
 std::string percent(std::uint64_t part, std::uint64_t whole) {
   if (whole == 0) return "-";
   char buf[32];

@@ -3,6 +3,8 @@
 #ifndef CKPT_TOOL_TEXT_FORMAT_HPP
 #define CKPT_TOOL_TEXT_FORMAT_HPP
 
+#include "log.hpp"
+
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -10,8 +12,8 @@
 
 namespace ckpt::tool {
 
-/// "512 B", "64.0 KiB", "1.25 GiB".
-std::string human_bytes(double bytes);
+/// "512 B", "64.00 KiB", "1.25 GiB": the library's own formatting.
+using detail::human_bytes;
 /// "12.5%"; "-" when the denominator is zero.
 std::string percent(std::uint64_t part, std::uint64_t whole);
 /// "0.123 s".

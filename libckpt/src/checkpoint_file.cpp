@@ -87,6 +87,20 @@ H5Id transfer_list(H5FD_mpio_xfer_t mode) {
 
 } // namespace
 
+CheckpointFile::Sizes assign_offsets(std::vector<IndexRow> &rows) noexcept {
+  CheckpointFile::Sizes sizes;
+  for (IndexRow &row : rows) {
+    row.hash_offset = sizes.hashes;
+    row.stored_offset = sizes.stored;
+    row.data_offset = sizes.data;
+    sizes.hashes += row.nblocks;
+    sizes.stored += row.nstored;
+    sizes.data += row.data_bytes;
+  }
+  sizes.rows = rows.size();
+  return sizes;
+}
+
 H5Id index_row_type() {
   H5Id t(check_h5(H5Tcreate(H5T_COMPOUND, sizeof(IndexRow)), "H5Tcreate"));
   H5Id name(check_h5(H5Tcopy(H5T_C_S1), "H5Tcopy"));

@@ -124,6 +124,11 @@ private:
   H5Id m_dxpl_collective, m_dxpl_independent;
 };
 
+/// Lays out `rows` (in rank, then region order) in the datasets: sets each
+/// row's hash, stored and data offsets as prefix sums (docs/FORMAT.md 2.2)
+/// and returns the dataset sizes.
+CheckpointFile::Sizes assign_offsets(std::vector<IndexRow> &rows) noexcept;
+
 /// The compound HDF5 type of IndexRow.
 H5Id index_row_type();
 

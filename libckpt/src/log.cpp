@@ -12,6 +12,18 @@ std::atomic<int> g_rank{-1};
 const char *const k_names[] = {"error", "warning", "info", "debug"};
 } // namespace
 
+std::string human_bytes(double bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 5) {
+    bytes /= 1024.0;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
+  return buf;
+}
+
 void set_log_level(LogLevel level) noexcept { g_level = static_cast<int>(level); }
 LogLevel log_level() noexcept { return static_cast<LogLevel>(g_level.load()); }
 void set_log_rank(int rank) noexcept { g_rank = rank; }

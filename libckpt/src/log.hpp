@@ -16,6 +16,9 @@ void set_log_rank(int rank) noexcept;
 LogLevel parse_log_level(const std::string &text); // throws ConfigError
 void log(LogLevel level, const std::string &message) noexcept;
 
+/// "1.50 GiB", "512 B": binary units, two decimals above bytes.
+std::string human_bytes(double bytes);
+
 inline void log_error(const std::string &m) noexcept { log(LogLevel::Error, m); }
 inline void log_warn(const std::string &m) noexcept { log(LogLevel::Warn, m); }
 inline void log_info(const std::string &m) noexcept { log(LogLevel::Info, m); }

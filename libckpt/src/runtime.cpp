@@ -33,18 +33,6 @@
 namespace ckpt::detail {
 namespace {
 
-std::string human_bytes(double bytes) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024.0 && u < 4) {
-    bytes /= 1024.0;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-  return buf;
-}
-
 std::string region_label(int rank, const Region &r) {
   return "rank " + std::to_string(rank) + " region " + std::to_string(r.id) + " '" + r.name + "'";
 }
@@ -646,16 +634,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   check_mpi(MPI_Allgatherv(mine.data(), nmine * static_cast<int>(sizeof(IndexRow)), MPI_BYTE,
                            rows.data(), counts.data(), displs.data(), MPI_BYTE, comm),
             "MPI_Allgatherv");
-  CheckpointFile::Sizes sizes;
-  for (IndexRow &row : rows) {
-    row.hash_offset = sizes.hashes;
-    row.stored_offset = sizes.stored;
-    row.data_offset = sizes.data;
-    sizes.hashes += row.nblocks;
-    sizes.stored += row.nstored;
-    sizes.data += row.data_bytes;
-  }
-  sizes.rows = rows.size();
+  const CheckpointFile::Sizes sizes = assign_offsets(rows);
   const auto first_mine =
       static_cast<std::size_t>(displs[static_cast<std::size_t>(m_rank)]) / sizeof(IndexRow);
   for (std::size_t i = 0; i < mine.size(); ++i)
