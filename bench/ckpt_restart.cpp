@@ -91,12 +91,7 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
      "also write the results as JSON to this file");
   // clang-format on
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
-  if (vm.count("help") != 0) {
-    if (rank == 0) std::cout << desc << '\n';
-    return false;
-  }
+  if (!bench::parse_command_line(argc, argv, desc, vm, rank)) return false;
   opts.sizes = bench::parse_size_list(sizes);
   if (vm.count("set") != 0)
     opts.settings = bench::parse_settings(vm["set"].as<std::vector<std::string>>(),

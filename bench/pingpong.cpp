@@ -176,12 +176,7 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
      "also write the results as JSON to this file");
   // clang-format on
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
-  if (vm.count("help") != 0) {
-    if (rank == 0) std::cout << desc << '\n';
-    return false;
-  }
+  if (!bench::parse_command_line(argc, argv, desc, vm, rank)) return false;
   opts.latency_sizes = bench::parse_size_list(latency_sizes);
   opts.bandwidth_sizes = bench::parse_size_list(bandwidth_sizes);
   opts.bandwidth_bytes = bench::parse_size(bandwidth_bytes);

@@ -94,6 +94,17 @@ std::vector<std::string> split_commas(const std::string &text) {
 }
 } // namespace
 
+bool parse_command_line(int argc, char **argv,
+                        const boost::program_options::options_description &desc,
+                        boost::program_options::variables_map &vm, int rank) {
+  namespace po = boost::program_options;
+  po::store(po::parse_command_line(argc, argv, desc), vm);
+  po::notify(vm);
+  if (vm.count("help") == 0) return true;
+  if (rank == 0) std::cout << desc << '\n';
+  return false;
+}
+
 std::map<std::string, std::string> parse_settings(const std::vector<std::string> &items,
                                                   const std::vector<std::string> &reserved) {
   std::map<std::string, std::string> settings;

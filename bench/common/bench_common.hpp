@@ -7,6 +7,7 @@
 #ifndef CKPT_BENCH_COMMON_HPP
 #define CKPT_BENCH_COMMON_HPP
 
+#include <boost/program_options.hpp>
 #include <mpi.h>
 
 #include <cstddef>
@@ -46,6 +47,12 @@ private:
 /// rank waits forever in a collective. Returns body's exit code.
 int run_main(int argc, char **argv, const char *program,
              int (*body)(const MpiRuntime &mpi, int argc, char **argv));
+
+/// Parses the command line into `vm`. For --help, rank 0 prints `desc` and
+/// the function returns false (the program then exits 0).
+bool parse_command_line(int argc, char **argv,
+                        const boost::program_options::options_description &desc,
+                        boost::program_options::variables_map &vm, int rank);
 
 /// Parses libckpt configuration given as "key=value" items (--set). The keys
 /// in `reserved` are set by the benchmark itself and are refused.
