@@ -157,13 +157,12 @@ int request_get_status(MPI_Request request, int *flag, MPI_Status *status) {
   return PMPI_Request_get_status(real_request(s.real), flag, status);
 }
 
-int waitall(int count, MPI_Request array_of_requests[], MPI_Status *array_of_statuses) {
-  if (!any_virtual(count, array_of_requests))
-    return PMPI_Waitall(count, array_of_requests, array_of_statuses);
-  MPI_Request *real = translate(count, array_of_requests);
-  MPI_Status *st =
-      array_of_statuses == MPI_STATUSES_IGNORE ? t_scratch.stats(count) : array_of_statuses;
-  const int rc = PMPI_Waitall(count, real, st);
+namespace {
+
+/// After PMPI_Waitall/PMPI_Testall returned `rc` with statuses `st` for the
+/// translated requests `real`: completes the accounting of every request.
+int settle_all(int count, MPI_Request array_of_requests[], MPI_Request *real, MPI_Status *st,
+               MPI_Status *array_of_statuses, int rc) {
   for (int i = 0; i < count; ++i) {
     MPI_Request *r = &array_of_requests[i];
     if (is_virtual_request(*r) && slot(*r).state == SlotState::completed) {
@@ -182,6 +181,18 @@ int waitall(int count, MPI_Request array_of_requests[], MPI_Status *array_of_sta
   return rc;
 }
 
+} // namespace
+
+int waitall(int count, MPI_Request array_of_requests[], MPI_Status *array_of_statuses) {
+  if (!any_virtual(count, array_of_requests))
+    return PMPI_Waitall(count, array_of_requests, array_of_statuses);
+  MPI_Request *real = translate(count, array_of_requests);
+  MPI_Status *st =
+      array_of_statuses == MPI_STATUSES_IGNORE ? t_scratch.stats(count) : array_of_statuses;
+  const int rc = PMPI_Waitall(count, real, st);
+  return settle_all(count, array_of_requests, real, st, array_of_statuses, rc);
+}
+
 int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status array_of_statuses[]) {
   if (!any_virtual(count, array_of_requests))
     return PMPI_Testall(count, array_of_requests, flag, array_of_statuses);
@@ -190,21 +201,7 @@ int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status ar
       array_of_statuses == MPI_STATUSES_IGNORE ? t_scratch.stats(count) : array_of_statuses;
   const int rc = PMPI_Testall(count, real, flag, st);
   if (!*flag && rc == MPI_SUCCESS) return rc; // nothing changed
-  for (int i = 0; i < count; ++i) {
-    MPI_Request *r = &array_of_requests[i];
-    if (is_virtual_request(*r) && slot(*r).state == SlotState::completed) {
-      if (array_of_statuses != MPI_STATUSES_IGNORE) store_envelope(&st[i], slot(*r).result);
-      layer().finish(r);
-      continue;
-    }
-    const bool done =
-        rc == MPI_SUCCESS || (rc == MPI_ERR_IN_STATUS && st[i].MPI_ERROR != MPI_ERR_PENDING);
-    if (done)
-      completed_in_mpi(r, real[i], &st[i]);
-    else
-      not_completed(r, real[i]);
-  }
-  return rc;
+  return settle_all(count, array_of_requests, real, st, array_of_statuses, rc);
 }
 
 int waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *status) {
