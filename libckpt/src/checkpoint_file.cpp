@@ -87,20 +87,6 @@ H5Id transfer_list(H5FD_mpio_xfer_t mode) {
 
 } // namespace
 
-CheckpointFile::Sizes assign_offsets(std::vector<IndexRow> &rows) noexcept {
-  CheckpointFile::Sizes sizes;
-  for (IndexRow &row : rows) {
-    row.hash_offset = sizes.hashes;
-    row.stored_offset = sizes.stored;
-    row.data_offset = sizes.data;
-    sizes.hashes += row.nblocks;
-    sizes.stored += row.nstored;
-    sizes.data += row.data_bytes;
-  }
-  sizes.rows = rows.size();
-  return sizes;
-}
-
 H5Id index_row_type() {
   H5Id t(check_h5(H5Tcreate(H5T_COMPOUND, sizeof(IndexRow)), "H5Tcreate"));
   H5Id name(check_h5(H5Tcopy(H5T_C_S1), "H5Tcopy"));
@@ -173,11 +159,27 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
 }
 
 CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
+  H5Id fapl = file_access(comm);
+  CheckpointFile f = open_with(path, fapl.get());
+  f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
+  f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
+  return f;
+}
+
+CheckpointFile CheckpointFile::open_serial(const std::string &path) {
+  H5Id fapl(check_h5(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  check_h5_status(H5Pset_fapl_sec2(fapl.get()), "H5Pset_fapl_sec2");
+  CheckpointFile f = open_with(path, fapl.get());
+  f.m_dxpl_collective = H5Id(check_h5(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
+  f.m_dxpl_independent = H5Id(check_h5(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
+  return f;
+}
+
+CheckpointFile CheckpointFile::open_with(const std::string &path, hid_t fapl) {
   silence_hdf5_errors();
   CheckpointFile f;
   f.m_path = path;
-  H5Id fapl = file_access(comm);
-  f.m_file = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()));
+  f.m_file = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl));
   if (!f.m_file.valid()) throw_hdf5("cannot open checkpoint file " + path);
   const hid_t root = f.m_file.get();
   if (H5Aexists(root, "format") <= 0 || read_attr_str(root, "format", path) != k_format_name)
@@ -213,9 +215,21 @@ CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
   f.m_stored = open_ds(k_stored);
   f.m_data = open_ds(k_data);
   f.m_sizes = f.read_sizes();
-  f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
-  f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
   return f;
+}
+
+std::uint64_t CheckpointFile::data_address() const {
+  if (m_sizes.data == 0) return 0;
+  H5Id dcpl(check_h5(H5Dget_create_plist(m_data.get()), m_path + ": H5Dget_create_plist"));
+  const haddr_t address = H5Dget_offset(m_data.get());
+  H5Id type(check_h5(H5Dget_type(m_data.get()), m_path + ": H5Dget_type"));
+  if (H5Pget_layout(dcpl.get()) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl.get()) != 0 ||
+      address == HADDR_UNDEF || H5Tget_size(type.get()) != 1 ||
+      H5Dget_storage_size(m_data.get()) != m_sizes.data) {
+    H5Eclear2(H5E_DEFAULT);
+    throw FormatError(m_path + ": /data is not one contiguous, unfiltered byte array");
+  }
+  return static_cast<std::uint64_t>(address);
 }
 
 H5Id &CheckpointFile::dataset(const char *name) {

@@ -7,6 +7,7 @@
 #ifndef CKPT_DETAIL_CHECKPOINT_FILE_HPP
 #define CKPT_DETAIL_CHECKPOINT_FILE_HPP
 
+#include "checkpoint_layout.hpp"
 #include "h5.hpp"
 
 #include <mpi.h>
@@ -17,43 +18,6 @@
 
 namespace ckpt::detail {
 
-constexpr int k_format_version = 1;
-constexpr const char *k_format_name = "libckpt";
-
-/// One row of /index. Plain data: sent between ranks as bytes.
-struct IndexRow {
-  std::int32_t rank = 0;
-  std::int32_t region_id = 0;
-  char name[64] = {};
-  std::int32_t type = 0;
-  std::int32_t reserved = 0;
-  std::uint64_t elem_size = 0;
-  std::uint64_t count = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t nblocks = 0;
-  std::uint64_t hash_offset = 0;   // first entry in /hashes
-  std::uint64_t nstored = 0;       // blocks stored in this file
-  std::uint64_t stored_offset = 0; // first entry in /stored_blocks
-  std::uint64_t data_offset = 0;   // first byte in /data
-  std::uint64_t data_bytes = 0;    // bytes in /data
-};
-
-/// Root-group attributes.
-struct FileHeader {
-  std::int64_t version = 0;
-  std::int64_t step = 0;
-  bool base = true;
-  std::int64_t base_version = 0;
-  std::int64_t parent_version = 0; // 0 for a base
-  std::int32_t nranks = 0;
-  std::uint64_t block_size = 0;
-  std::int64_t created_unix = 0;
-  std::int32_t format_version = k_format_version;
-  std::string library_version;
-  std::string topology; // hwloc summary of the node of rank 0
-  std::string config;   // effective configuration, "key=value" lines
-};
-
 /// A contiguous transfer between memory and a byte range of /data.
 struct DataOp {
   void *memory = nullptr;
@@ -63,15 +27,16 @@ struct DataOp {
 
 class CheckpointFile {
 public:
-  struct Sizes {
-    std::uint64_t rows = 0, hashes = 0, stored = 0, data = 0;
-  };
+  using Sizes = FileSizes;
 
   /// Collective over comm: creates (truncates) `path` with empty datasets.
   static CheckpointFile create(const std::string &path, MPI_Comm comm, const FileHeader &header,
                                const Sizes &sizes);
   /// Collective over comm: opens `path` read-only.
   static CheckpointFile open(const std::string &path, MPI_Comm comm);
+  /// Opens `path` read-only in this process alone (HDF5's POSIX driver, no
+  /// MPI-IO): how one rank or the tool reads a chain's metadata.
+  static CheckpointFile open_serial(const std::string &path);
 
   CheckpointFile() = default;
   CheckpointFile(CheckpointFile &&) noexcept = default;
@@ -85,6 +50,9 @@ public:
   /// Collective: writes the metadata now, so that a later failure of the data
   /// writes (ENOSPC) leaves a clean metadata cache and abandon() can close.
   void flush_metadata();
+  /// Byte offset of /data in the file, checked to be one contiguous,
+  /// unfiltered extent (0 when /data is empty): restart reads it directly.
+  [[nodiscard]] std::uint64_t data_address() const;
   /// Bytes the file occupies once written (all space is allocated at creation).
   [[nodiscard]] std::uint64_t allocated_bytes() const;
   /// Collective: rank `writer` writes all rows, the others nothing.
@@ -110,6 +78,7 @@ public:
   void abandon(MPI_Comm comm, bool truncater) noexcept;
 
 private:
+  static CheckpointFile open_with(const std::string &path, hid_t fapl);
   Sizes read_sizes() const;
   void define(const FileHeader &header, const Sizes &sizes);
   void transfer(const char *dataset, hid_t mem_type, bool write, void *memory, std::uint64_t offset,
@@ -123,11 +92,6 @@ private:
   H5Id m_index, m_hashes, m_stored, m_data;
   H5Id m_dxpl_collective, m_dxpl_independent;
 };
-
-/// Lays out `rows` (in rank, then region order) in the datasets: sets each
-/// row's hash, stored and data offsets as prefix sums (docs/FORMAT.md 2.2)
-/// and returns the dataset sizes.
-CheckpointFile::Sizes assign_offsets(std::vector<IndexRow> &rows) noexcept;
 
 /// The compound HDF5 type of IndexRow.
 H5Id index_row_type();

@@ -4,6 +4,10 @@
 #ifndef CKPT_DETAIL_PARTICIPANT_HPP
 #define CKPT_DETAIL_PARTICIPANT_HPP
 
+#include "mpi_util.hpp"
+
+#include <vector>
+
 namespace ckpt::detail {
 
 class Runtime;
@@ -26,6 +30,13 @@ public:
 /// Process-wide list of participants, called in registration order.
 void register_participant(CheckpointParticipant *participant);
 void unregister_participant(CheckpointParticipant *participant);
+std::vector<CheckpointParticipant *> &participants();
+
+/// Collective: runs a hook on every participant, agreeing on each outcome.
+template <class F> void for_participants(MPI_Comm comm, F &&fn) {
+  for (CheckpointParticipant *p : participants())
+    agree(comm, capture([&] { fn(*p); }));
+}
 
 } // namespace ckpt::detail
 

@@ -6,7 +6,9 @@
 #include "error.hpp"
 #include "fs.hpp"
 #include "log.hpp"
+#include "debug_hooks.hpp"
 #include "participant.hpp"
+#include "restart_source.hpp"
 #include "runtime_scope.hpp"
 #include "signals.hpp"
 #include "topology.hpp"
@@ -31,40 +33,11 @@
 #endif
 
 namespace ckpt::detail {
-namespace {
-
-std::string region_label(int rank, const Region &r) {
-  return "rank " + std::to_string(rank) + " region " + std::to_string(r.id) + " '" + r.name + "'";
-}
-
-/// Test hook (docs/FORMAT.md, "Fault injection"): CKPT_DEBUG_KILL=phase:version[:rank]
-/// makes that rank SIGKILL itself at that phase of writing that version.
-void debug_kill_point(const char *phase, std::int64_t version, int rank) noexcept {
-  const char *spec = std::getenv("CKPT_DEBUG_KILL");
-  if (!spec) return;
-  char name[32] = {};
-  long long v = 0;
-  int r = 0;
-  const int n = std::sscanf(spec, "%31[a-z_]:%lld:%d", name, &v, &r);
-  if (n < 2 || std::strcmp(name, phase) != 0 || v != version || (n == 3 ? r : 0) != rank) return;
-  std::fprintf(stderr, "[ckpt][rank %d] CKPT_DEBUG_KILL: killing this rank at %s of version %lld\n",
-               rank, phase, v);
-  std::fflush(stderr);
-  std::raise(SIGKILL);
-}
 
 std::vector<CheckpointParticipant *> &participants() {
   static std::vector<CheckpointParticipant *> list;
   return list;
 }
-
-/// Runs a hook on every participant, agreeing on the outcome.
-template <class F> void for_participants(MPI_Comm comm, F &&fn) {
-  for (CheckpointParticipant *p : participants())
-    agree(comm, capture([&] { fn(*p); }));
-}
-
-} // namespace
 
 void register_participant(CheckpointParticipant *participant) {
   participants().push_back(participant);
@@ -74,216 +47,7 @@ void unregister_participant(CheckpointParticipant *participant) {
   list.erase(std::remove(list.begin(), list.end(), participant), list.end());
 }
 
-// ---------------------------------------------------------------------------
-// Restart source: the open files of the chain being restored.
-
-class RestartSource {
-public:
-  struct RegionData {
-    std::vector<const IndexRow *> rows;             // per file of the chain (null: absent)
-    std::vector<std::vector<std::uint64_t>> stored; // per file: stored block indices
-    std::vector<std::uint64_t> hashes;              // newest version's block hashes
-  };
-
-  CommitRecord record;
-  std::vector<CheckpointFile> files;
-  std::vector<std::vector<IndexRow>> index; // per file, rows of this rank
-  std::map<int, RegionData> regions;        // this rank's regions in the newest version
-  std::set<int> restored;                   // ids already restored from this source
-
-  const IndexRow &newest_row(int id) const { return *regions.at(id).rows.back(); }
-  void close() {
-    for (auto &f : files)
-      f.close();
-    files.clear();
-  }
-};
-
 namespace {
-
-/// Collective: opens every file of `chain` and reads this rank's part of the
-/// index, stored-block lists and newest hashes.
-std::unique_ptr<RestartSource> open_chain(const Catalog &catalog, const CommitRecord &record,
-                                          MPI_Comm comm, int rank, int size) {
-  auto src = std::make_unique<RestartSource>();
-  src->record = record;
-  for (std::int64_t v : record.chain) {
-    src->files.push_back(CheckpointFile::open(catalog.data_path(v), comm));
-    const CheckpointFile &f = src->files.back();
-    if (f.header().nranks != size)
-      throw MismatchError("checkpoint version " + std::to_string(v) + " (" + f.path() +
-                          ") was written by " + std::to_string(f.header().nranks) +
-                          " ranks; this job has " + std::to_string(size) + " ranks. Restart with " +
-                          std::to_string(f.header().nranks) + " ranks.");
-    if (f.header().version != v || f.header().block_size != record.block_size)
-      throw FormatError(f.path() + " does not match its commit record (version or block size)");
-  }
-  const std::size_t nfiles = src->files.size();
-  src->index.resize(nfiles);
-  for (std::size_t fi = 0; fi < nfiles; ++fi) {
-    CheckpointFile &f = src->files[fi];
-    const auto sizes = f.sizes();
-    for (const IndexRow &row : f.read_index()) {
-      if (row.rank < 0 || row.rank >= size || row.hash_offset + row.nblocks > sizes.hashes ||
-          row.stored_offset + row.nstored > sizes.stored ||
-          row.data_offset + row.data_bytes > sizes.data || row.bytes != row.count * row.elem_size ||
-          row.nblocks != block_count(row.bytes, record.block_size))
-        throw FormatError(f.path() + ": /index row of rank " + std::to_string(row.rank) +
-                          " region " + std::to_string(row.region_id) + " is inconsistent");
-      if (row.rank == rank) src->index[fi].push_back(row);
-    }
-  }
-  // Regions of the newest version, and which older rows still apply (same layout).
-  for (const IndexRow &row : src->index.back()) {
-    auto &rd = src->regions[row.region_id];
-    rd.rows.assign(nfiles, nullptr);
-    rd.stored.resize(nfiles);
-  }
-  for (std::size_t fi = 0; fi < nfiles; ++fi)
-    for (const IndexRow &row : src->index[fi]) {
-      auto it = src->regions.find(row.region_id);
-      if (it == src->regions.end()) continue;
-      const IndexRow &newest =
-          *std::find_if(src->index.back().begin(), src->index.back().end(),
-                        [&](const IndexRow &r) { return r.region_id == row.region_id; });
-      if (row.bytes == newest.bytes && row.elem_size == newest.elem_size && row.type == newest.type)
-        it->second.rows[fi] = &row;
-    }
-  // This rank's rows are contiguous in /stored_blocks and /hashes: one read each.
-  auto slab = [&](std::size_t fi, const char *dataset, std::uint64_t IndexRow::*offset,
-                  std::uint64_t IndexRow::*count) {
-    const auto &rows = src->index[fi];
-    std::uint64_t first = rows.empty() ? 0 : rows.front().*offset, n = 0;
-    for (const auto &r : rows)
-      n += r.*count;
-    return std::make_pair(first, src->files[fi].read_u64(dataset, first, n, true));
-  };
-  for (std::size_t fi = 0; fi < nfiles; ++fi) {
-    auto [first, values] = slab(fi, "stored_blocks", &IndexRow::stored_offset, &IndexRow::nstored);
-    for (auto &[id, rd] : src->regions) {
-      const IndexRow *row = rd.rows[fi];
-      if (!row) continue;
-      const auto begin = values.begin() + static_cast<std::ptrdiff_t>(row->stored_offset - first);
-      rd.stored[fi].assign(begin, begin + static_cast<std::ptrdiff_t>(row->nstored));
-      for (std::uint64_t b : rd.stored[fi])
-        if (b >= row->nblocks)
-          throw FormatError(src->files[fi].path() + ": stored block index out of range for rank " +
-                            std::to_string(rank) + " region " + std::to_string(id));
-    }
-  }
-  auto [first, hashes] = slab(nfiles - 1, "hashes", &IndexRow::hash_offset, &IndexRow::nblocks);
-  for (auto &[id, rd] : src->regions) {
-    const IndexRow &row = *rd.rows.back();
-    const auto begin = hashes.begin() + static_cast<std::ptrdiff_t>(row.hash_offset - first);
-    rd.hashes.assign(begin, begin + static_cast<std::ptrdiff_t>(row.nblocks));
-  }
-  return src;
-}
-
-/// Reads `regions` from the chain into their memory and verifies every block.
-/// Collective over the chain's communicator when `collective`. Returns the
-/// description of the first damaged block (empty when all match).
-std::string restore_regions(RestartSource &src, const std::vector<Region *> &regions,
-                            bool collective, MPI_Comm comm, int rank, std::uint64_t staging_bytes,
-                            bool verify) {
-  const std::uint64_t bs = src.record.block_size;
-  const std::size_t nfiles = src.files.size();
-  // Each block is restored from the newest file of the chain that stores it;
-  // files are read oldest first.
-  std::vector<std::vector<std::int32_t>> source(regions.size());
-  for (std::size_t ri = 0; ri < regions.size(); ++ri) {
-    const auto &rd = src.regions.at(regions[ri]->id);
-    source[ri].assign(rd.hashes.size(), -1);
-    for (std::size_t fi = nfiles; fi-- > 0;)
-      if (rd.rows[fi])
-        for (std::uint64_t b : rd.stored[fi])
-          if (source[ri][b] < 0) source[ri][b] = static_cast<std::int32_t>(fi);
-  }
-  std::string damage;
-  auto damaged = [&](std::size_t ri, std::uint64_t b, const std::string &where) {
-    if (damage.empty())
-      damage = "block " + std::to_string(b) + " of " + region_label(rank, *regions[ri]) + " in " +
-               where + " does not match its stored hash (checkpoint version " +
-               std::to_string(src.record.version) + ")";
-  };
-  // Hashes each block of a segment as soon as it is in place (still in cache).
-  auto check = [&](const Segment &s, std::size_t fi) {
-    if (!verify || !damage.empty()) return;
-    const Region &r = *regions[s.region];
-    const auto &expected = src.regions.at(r.id).hashes;
-    for (std::uint64_t b = s.first_block; b < s.first_block + block_count(s.bytes, bs); ++b) {
-      if (source[s.region][b] != static_cast<std::int32_t>(fi)) continue; // newer copy follows
-      const std::uint64_t n = block_bytes(r.bytes(), bs, b);
-      if (hash_bytes(static_cast<unsigned char *>(r.data) + b * bs, n) != expected[b]) {
-        damaged(s.region, b, src.files[fi].path());
-        return;
-      }
-    }
-  };
-  std::vector<unsigned char> staging;
-  std::exception_ptr error;
-  for (std::size_t fi = 0; fi < nfiles; ++fi) {
-    TransferPlanner planner(0, staging_bytes);
-    for (std::size_t ri = 0; ri < regions.size(); ++ri) {
-      const auto &rd = src.regions.at(regions[ri]->id);
-      const IndexRow *row = rd.rows[fi];
-      if (!row) continue;
-      // The blocks this file is the newest source of, plus the superseded
-      // blocks in short gaps between them: reading those too keeps the reads
-      // long and sequential, and the newer files, read later, overwrite them.
-      const auto &stored = rd.stored[fi];
-      const std::uint64_t max_gap = std::max<std::uint64_t>(1, (256u << 10) / bs);
-      std::vector<BlockCopy> blocks;
-      std::size_t last_wanted = SIZE_MAX;
-      for (std::size_t k = 0; k < stored.size(); ++k) {
-        if (source[ri][stored[k]] != static_cast<std::int32_t>(fi)) continue;
-        const std::size_t from =
-            last_wanted != SIZE_MAX && k - last_wanted - 1 <= max_gap ? last_wanted + 1 : k;
-        for (std::size_t j = from; j <= k; ++j)
-          blocks.push_back(BlockCopy{stored[j], row->data_offset + j * bs});
-        last_wanted = k;
-      }
-      planner.add_blocks(static_cast<unsigned char *>(regions[ri]->data), regions[ri]->bytes(), bs,
-                         blocks, static_cast<std::uint32_t>(ri));
-    }
-    const std::vector<PlannedTransfer> plan = planner.finish();
-    const std::uint64_t rounds = collective ? allreduce_max(comm, plan.size()) : plan.size();
-    for (std::uint64_t i = 0; i < rounds; ++i) {
-      const PlannedTransfer *t = (i < plan.size() && !error) ? &plan[i] : nullptr;
-      DataOp op;
-      if (t) {
-        op.bytes = t->bytes;
-        op.file_offset = t->file_offset;
-        if (t->direct()) {
-          op.memory = t->segments.front().memory;
-        } else {
-          if (staging.size() < t->bytes) staging.resize(t->bytes);
-          op.memory = staging.data();
-        }
-      }
-      auto e = capture([&] { src.files[fi].read_data(op, collective); });
-      if (e && !error) error = e;
-      if (!t || e) continue;
-      const unsigned char *p = staging.data();
-      for (const Segment &s : t->segments) {
-        if (!t->direct()) {
-          std::memcpy(s.memory, p, s.bytes);
-          p += s.bytes;
-        }
-        check(s, fi);
-      }
-    }
-  }
-  if (error) std::rethrow_exception(error);
-  if (verify && damage.empty())
-    for (std::size_t ri = 0; ri < regions.size(); ++ri)
-      for (std::uint64_t b = 0; b < source[ri].size(); ++b)
-        if (source[ri][b] < 0) {
-          damaged(ri, b, "no file of the chain (the block was never stored)");
-          break;
-        }
-  return damage;
-}
 
 /// MPI-IO does not always pass errno up through HDF5: a write that failed on
 /// a file system with less room than the checkpoint needs is ENOSPC.
@@ -353,204 +117,13 @@ void Runtime::protect(int id, const std::string &name, void *data, std::size_t c
                       std::size_t elem_size, ckpt_type type) {
   Region &r = m_regions.protect(id, name, data, count, elem_size, type);
   // Restored once: protecting again (e.g. after a buffer swap) only moves the pointer.
-  if (m_restart && m_restart->regions.count(id) && m_restart->restored.insert(id).second)
+  if (m_restart && m_restart->chain.regions.count(id) && m_restart->restored.insert(id).second)
     restore_late(r);
 }
 
 void Runtime::unprotect(int id) {
   if (!m_regions.unprotect(id))
     throw ArgumentError("ckpt_unprotect: region " + std::to_string(id) + " is not protected");
-}
-
-std::optional<std::size_t> Runtime::restored_bytes(int id) const {
-  if (!m_restart) return std::nullopt;
-  auto it = m_restart->regions.find(id);
-  if (it == m_restart->regions.end()) return std::nullopt;
-  return static_cast<std::size_t>(it->second.rows.back()->bytes);
-}
-
-std::optional<std::size_t> Runtime::restored_count(int id) const {
-  if (!m_restart) return std::nullopt;
-  auto it = m_restart->regions.find(id);
-  if (it == m_restart->regions.end()) return std::nullopt;
-  return static_cast<std::size_t>(it->second.rows.back()->count);
-}
-
-void Runtime::restore_late(Region &region) {
-  RuntimeScope scope;
-  const IndexRow &row = m_restart->newest_row(region.id);
-  const std::string where = region_label(m_rank, region) + " in checkpoint version " +
-                            std::to_string(m_restart->record.version);
-  if (row.bytes != region.bytes() || row.elem_size != region.elem_size ||
-      row.type != static_cast<std::int32_t>(region.type))
-    throw MismatchError(where + " was saved as " + std::to_string(row.count) + " x " +
-                        type_name(static_cast<ckpt_type>(row.type)) + " (" +
-                        std::to_string(row.elem_size) + " bytes each) but is now protected as " +
-                        std::to_string(region.count) + " x " + type_name(region.type) + " (" +
-                        std::to_string(region.elem_size) + " bytes each)");
-  const std::string damage = restore_regions(*m_restart, {&region}, false, m_comm.get(), m_rank,
-                                             m_config.staging_bytes(), m_config.verify());
-  if (!damage.empty()) throw FormatError(damage);
-  region.committed_hashes = m_restart->regions.at(region.id).hashes;
-}
-
-void Runtime::end_restart() noexcept {
-  if (!m_restart) return;
-  try {
-    m_restart->close();
-  } catch (const std::exception &e) {
-    log_warn(std::string("closing the restart files: ") + e.what());
-  }
-  m_restart.reset();
-}
-
-std::optional<CheckpointId> Runtime::latest() {
-  RuntimeScope scope;
-  std::string text;
-  agree(m_comm.get(), capture([&] {
-          if (m_rank != 0) return;
-          const Catalog catalog = Catalog::scan(m_dir, m_config.prefix());
-          if (auto v = catalog.newest_committed()) {
-            const auto &rec = *catalog.find(*v)->record;
-            text = std::to_string(rec.version) + " " + std::to_string(rec.step);
-          }
-        }));
-  broadcast(m_comm.get(), text, 0);
-  if (text.empty()) return std::nullopt;
-  CheckpointId id;
-  std::sscanf(text.c_str(), "%" SCNd64 " %" SCNd64, &id.version, &id.step);
-  return id;
-}
-
-CheckpointId Runtime::restart() {
-  RuntimeScope scope;
-  end_restart();
-  const MPI_Comm comm = m_comm.get();
-  const double t0 = MPI_Wtime();
-  // Rank 0 decides the candidates; every rank reads the same records.
-  std::string listing;
-  agree(comm, capture([&] {
-          if (m_rank != 0) return;
-          const Catalog catalog = Catalog::scan(m_dir, m_config.prefix());
-          for (const auto &[v, e] : catalog.entries())
-            if (e.state == VersionState::Corrupt && e.has_commit_record)
-              log_warn("skipping checkpoint version " + std::to_string(v) + ": " + e.problem);
-          for (std::int64_t v : catalog.committed_newest_first())
-            listing += std::to_string(v) + " ";
-        }));
-  broadcast(comm, listing, 0);
-  const Catalog catalog = Catalog::scan(m_dir, m_config.prefix());
-  std::vector<std::int64_t> candidates;
-  {
-    std::istringstream in(listing);
-    for (std::int64_t v; in >> v;)
-      candidates.push_back(v);
-  }
-  if (candidates.empty())
-    throw NoCheckpointError("no committed checkpoint in " + m_dir + " (files " + m_config.prefix() +
-                            ".v*.commit); start without --restart or check the directory");
-  std::string reasons;
-  for (std::int64_t v : candidates) {
-    std::string problem;
-    const VersionEntry *entry = catalog.find(v);
-    auto chain = (entry && entry->record) ? catalog.chain_of(v, problem) : std::nullopt;
-    // The chain check reads only the records, identical on every rank.
-    if (!chain) {
-      if (m_rank == 0)
-        log_error("checkpoint version " + std::to_string(v) + " cannot be restored: " + problem);
-      reasons += "\n  version " + std::to_string(v) + ": " + problem;
-      continue;
-    }
-    std::unique_ptr<RestartSource> src;
-    std::string damage;
-    try {
-      agree(comm,
-            capture([&] { src = open_chain(catalog, *entry->record, comm, m_rank, m_size); }));
-      // Layout checks before any data moves (agreed: a mismatch is fatal).
-      std::vector<Region *> present;
-      agree(comm, capture([&] {
-              for (Region *r : regions_in_order()) {
-                if (!src->regions.count(r->id))
-                  throw MismatchError(region_label(m_rank, *r) +
-                                      " is protected but not in checkpoint version " +
-                                      std::to_string(v) + " (" + src->files.back().path() + ")");
-                const IndexRow &row = src->newest_row(r->id);
-                if (row.bytes != r->bytes() || row.elem_size != r->elem_size ||
-                    row.type != static_cast<std::int32_t>(r->type))
-                  throw MismatchError(
-                      region_label(m_rank, *r) + " was saved in " + src->files.back().path() +
-                      " as " + std::to_string(row.count) + " x " +
-                      type_name(static_cast<ckpt_type>(row.type)) + " (" +
-                      std::to_string(row.elem_size) + " bytes each) but is protected as " +
-                      std::to_string(r->count) + " x " + type_name(r->type) + " (" +
-                      std::to_string(r->elem_size) + " bytes each)");
-                present.push_back(r);
-              }
-            }));
-      agree(comm, capture([&] {
-              damage = restore_regions(*src, present, true, comm, m_rank, m_config.staging_bytes(),
-                                       m_config.verify());
-            }));
-      // Agree on the verification result.
-      int bad = damage.empty() ? 0 : 1, any_bad = 0;
-      check_mpi(MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
-      if (bad) log_error(damage);
-      if (any_bad) {
-        std::string first = damage;
-        int mine = bad ? m_rank : m_size, root = 0;
-        check_mpi(MPI_Allreduce(&mine, &root, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
-        broadcast(comm, first, root);
-        src->close();
-        throw FormatError(first);
-      }
-      for (Region *r : present) {
-        r->committed_hashes = src->regions.at(r->id).hashes;
-        src->restored.insert(r->id);
-      }
-    } catch (const Error &e) {
-      if (e.status() == CKPT_ERR_MISMATCH || e.status() == CKPT_ERR_MPI) throw;
-      if (m_rank == 0)
-        log_error("checkpoint version " + std::to_string(v) +
-                  " cannot be restored, trying an older one" +
-                  (damage.empty() ? std::string(": ") + e.what() : std::string()));
-      reasons += "\n  version " + std::to_string(v) + ": " + e.what();
-      continue;
-    }
-    // Restored: dirty tracking continues from this version.
-    const CommitRecord &rec = src->record;
-    m_parent = rec.version;
-    m_chain = rec.chain;
-    m_chain_bytes = 0;
-    for (std::size_t i = 1; i < rec.chain.size(); ++i)
-      m_chain_bytes += catalog.find(rec.chain[i])->record->written_bytes;
-    m_restart = std::move(src);
-    const double seconds = MPI_Wtime() - t0;
-    const std::uint64_t state = allreduce_sum(comm, [&] {
-      std::uint64_t s = 0;
-      for (Region *r : regions_in_order())
-        s += r->bytes();
-      return s;
-    }());
-    if (m_rank == 0) {
-      char line[512];
-      std::snprintf(line, sizeof line,
-                    "restart from checkpoint version %lld (step %lld, %s, chain of %zu file(s)): "
-                    "%s restored and verified, %.3f s, %s/s",
-                    static_cast<long long>(rec.version), static_cast<long long>(rec.step),
-                    rec.base ? "base" : "delta", rec.chain.size(),
-                    human_bytes(static_cast<double>(state)).c_str(), seconds,
-                    human_bytes(seconds > 0 ? double(state) / seconds : 0.0).c_str());
-      log_info(line);
-    }
-    try {
-      for_participants(comm, [&](CheckpointParticipant &p) { p.after_restart(*this); });
-    } catch (...) {
-      end_restart();
-      throw;
-    }
-    return CheckpointId{rec.version, rec.step};
-  }
-  throw Error(CKPT_ERR_CORRUPT, "no valid checkpoint in " + m_dir + ":" + reasons);
 }
 
 CheckpointStats Runtime::checkpoint(std::int64_t step) {
@@ -855,13 +428,9 @@ bool Runtime::need_checkpoint() {
 
 void Runtime::finalize() {
   RuntimeScope scope;
-  std::exception_ptr error = capture([&] {
-    if (m_restart) m_restart->close();
-  });
   m_restart.reset();
   SignalWatch::instance().install(0);
   m_regions.clear();
-  if (error) std::rethrow_exception(error);
   m_comm.reset();
 }
 

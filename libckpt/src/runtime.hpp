@@ -16,7 +16,9 @@
 
 namespace ckpt::detail {
 
-class RestartSource;
+class Catalog;
+struct RestartSource;
+struct RestartTimes;
 
 class Runtime {
 public:
@@ -55,6 +57,12 @@ private:
   void end_restart() noexcept;
   void append_stats_line(const CheckpointStats &stats) noexcept;
   void restore_late(Region &region);
+  // The phases of restart() (runtime_restart.cpp); `catalog` on rank 0 only.
+  std::unique_ptr<RestartSource> open_restart_source(const Catalog *catalog, std::int64_t version,
+                                                     RestartTimes &times);
+  void restore_protected(RestartSource &src, RestartTimes &times);
+  CheckpointId finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
+                              double seconds);
   std::vector<Region *> regions_in_order();
 
   Config m_config;

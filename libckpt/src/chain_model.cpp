@@ -1,0 +1,498 @@
+#include "chain_model.hpp"
+
+#include "block_hasher.hpp"
+#include "error.hpp"
+
+#include <ckpt/ckpt.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace ckpt::detail {
+namespace {
+
+std::string file_label(const ChainFileMeta &f) {
+  return f.path + " (version " + std::to_string(f.header.version) + ")";
+}
+
+bool valid_type(std::int32_t type) noexcept { return type >= CKPT_BYTE && type <= CKPT_DOUBLE; }
+
+bool same_layout(const IndexRow &a, const IndexRow &b) noexcept {
+  return a.bytes == b.bytes && a.elem_size == b.elem_size && a.type == b.type;
+}
+
+/// Little-endian-agnostic byte stream of plain values (both ends are the
+/// same build of libckpt on the same job).
+class Writer {
+public:
+  template <class T> void put(const T &value) {
+    const auto *p = reinterpret_cast<const char *>(&value);
+    m_out.append(p, sizeof value);
+  }
+  void put_string(const std::string &s) {
+    put<std::uint64_t>(s.size());
+    m_out += s;
+  }
+  void put_u64s(const std::vector<std::uint64_t> &v) {
+    put<std::uint64_t>(v.size());
+    m_out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(std::uint64_t));
+  }
+  std::string take() { return std::move(m_out); }
+
+private:
+  std::string m_out;
+};
+
+class Reader {
+public:
+  Reader(const std::string &bytes, const std::string &origin) : m_in(bytes), m_origin(origin) {}
+  template <class T> T get() {
+    need(sizeof(T));
+    T value;
+    std::memcpy(&value, m_in.data() + m_pos, sizeof value);
+    m_pos += sizeof value;
+    return value;
+  }
+  /// A count of items of `item_bytes` each, bounded by the bytes left.
+  std::uint64_t count(std::uint64_t item_bytes) {
+    const auto n = get<std::uint64_t>();
+    if (item_bytes > 0 && n > (m_in.size() - m_pos) / item_bytes) fail("count out of range");
+    return n;
+  }
+  std::string get_string() {
+    const std::uint64_t n = count(1);
+    std::string s = m_in.substr(m_pos, n);
+    m_pos += n;
+    return s;
+  }
+  std::vector<std::uint64_t> get_u64s() {
+    const std::uint64_t n = count(sizeof(std::uint64_t));
+    std::vector<std::uint64_t> v(n);
+    std::memcpy(v.data(), m_in.data() + m_pos, n * sizeof(std::uint64_t));
+    m_pos += n * sizeof(std::uint64_t);
+    return v;
+  }
+  [[nodiscard]] bool done() const noexcept { return m_pos == m_in.size(); }
+  [[noreturn]] void fail(const std::string &why) const {
+    throw FormatError(m_origin + ": damaged restart plan (" + why + ")");
+  }
+
+private:
+  void need(std::size_t n) const {
+    if (m_in.size() - m_pos < n) fail("truncated");
+  }
+  const std::string &m_in;
+  const std::string &m_origin;
+  std::size_t m_pos = 0;
+};
+
+constexpr std::uint64_t k_plan_magic = 0x6e616c70746b6331ull; // "1cktplan"
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// Validation
+
+ChainModel::ChainModel(std::vector<CommitRecord> records, std::vector<ChainFileMeta> files)
+    : m_records(std::move(records)), m_files(std::move(files)) {
+  if (m_files.empty() || m_records.size() != m_files.size())
+    throw FormatError("a delta chain needs one commit record per file (" +
+                      std::to_string(m_records.size()) + " records, " +
+                      std::to_string(m_files.size()) + " files)");
+  m_by_region.resize(m_files.size());
+  for (std::size_t fi = 0; fi < m_files.size(); ++fi) {
+    check_file(fi);
+    check_rows(fi);
+  }
+}
+
+void ChainModel::check_file(std::size_t fi) const {
+  const ChainFileMeta &f = m_files[fi];
+  const FileHeader &h = f.header;
+  const CommitRecord &rec = m_records[fi];
+  const CommitRecord &newest = m_records.back();
+  const std::string where = file_label(f);
+  const auto &chain = newest.chain;
+  if (chain.size() != m_files.size() || chain[fi] != rec.version)
+    throw FormatError(where + ": the commit record of version " + std::to_string(newest.version) +
+                      " lists another chain");
+  if (h.version != rec.version)
+    throw FormatError(where + " says it is version " + std::to_string(h.version));
+  if (h.format_version < 1 || h.format_version > k_format_version)
+    throw FormatError(where + " has format_version " + std::to_string(h.format_version) +
+                      "; this libckpt reads 1 to " + std::to_string(k_format_version));
+  if (h.block_size == 0 || h.block_size != rec.block_size || h.block_size != newest.block_size)
+    throw FormatError(where + " has block size " + std::to_string(h.block_size) +
+                      "; its commit record and chain use " + std::to_string(newest.block_size));
+  if (h.nranks <= 0 || h.nranks != rec.nranks || h.nranks != newest.nranks)
+    throw FormatError(where + " was written by " + std::to_string(h.nranks) +
+                      " ranks; the commit record of version " + std::to_string(newest.version) +
+                      " says " + std::to_string(newest.nranks));
+  if (h.step != rec.step)
+    throw FormatError(where + " holds step " + std::to_string(h.step) +
+                      " but its commit record says step " + std::to_string(rec.step));
+  const bool want_base = fi == 0;
+  if (h.base != want_base || rec.base != want_base || h.base_version != chain.front() ||
+      h.parent_version != (want_base ? 0 : chain[fi - 1]))
+    throw FormatError(where + " does not belong to the delta chain of version " +
+                      std::to_string(newest.version) + " (its header says " +
+                      (h.base ? "base" : "delta of base " + std::to_string(h.base_version)) +
+                      ", parent " + std::to_string(h.parent_version) + ")");
+  // The datasets must fit in the file before anything is allocated for them.
+  const std::uint64_t limit = f.file_bytes;
+  if (f.sizes.rows > limit / sizeof(IndexRow) || f.sizes.hashes > limit / 8 ||
+      f.sizes.stored > limit / 8 || f.sizes.data > limit ||
+      f.data_address > limit - std::min(limit, f.sizes.data))
+    throw FormatError(where + ": its datasets do not fit in its " + std::to_string(limit) +
+                      " bytes");
+  if (f.rows.size() != f.sizes.rows || f.stored.size() != f.sizes.stored ||
+      (fi + 1 == m_files.size() && f.hashes.size() != f.sizes.hashes))
+    throw FormatError(where + ": its tables were not read completely");
+}
+
+void ChainModel::check_rows(std::size_t fi) {
+  const ChainFileMeta &f = m_files[fi];
+  const std::uint64_t bs = f.header.block_size;
+  const std::int32_t nranks = f.header.nranks;
+  std::uint64_t hashes = 0, stored = 0, data = 0;
+  std::int32_t last_rank = 0;
+  for (std::size_t i = 0; i < f.rows.size(); ++i) {
+    const IndexRow &row = f.rows[i];
+    const std::string where =
+        f.path + ": /index row " + std::to_string(i) + " (" + region_text(row) + ")";
+    if (row.rank < 0 || row.rank >= nranks || row.rank < last_rank)
+      throw FormatError(where + " has a bad rank for a file of " + std::to_string(nranks) +
+                        " ranks in rank order");
+    last_rank = row.rank;
+    if (std::memchr(row.name, '\0', sizeof row.name) == nullptr || !valid_type(row.type) ||
+        row.elem_size == 0 || row.reserved != 0)
+      throw FormatError(where + " has a bad name, type (" + std::to_string(row.type) +
+                        ") or element size (" + std::to_string(row.elem_size) + ")");
+    if (row.count > std::numeric_limits<std::uint64_t>::max() / row.elem_size ||
+        row.bytes != row.count * row.elem_size || row.nblocks != block_count(row.bytes, bs) ||
+        row.nstored > row.nblocks || row.data_bytes > row.bytes ||
+        (f.header.base && row.nstored != row.nblocks))
+      throw FormatError(where + " has inconsistent sizes (count " + std::to_string(row.count) +
+                        ", element " + std::to_string(row.elem_size) + " bytes, " +
+                        std::to_string(row.nblocks) + " blocks, " + std::to_string(row.nstored) +
+                        " stored)");
+    if (row.hash_offset != hashes || row.stored_offset != stored || row.data_offset != data)
+      throw FormatError(where + " has offsets that do not follow the previous rows");
+    hashes += row.nblocks;
+    stored += row.nstored;
+    data += row.data_bytes;
+    if (hashes > f.sizes.hashes || stored > f.sizes.stored || data > f.sizes.data)
+      throw FormatError(where + " reaches beyond the end of the datasets");
+    if (!m_by_region[fi].emplace(std::make_pair(row.rank, row.region_id), i).second)
+      throw FormatError(where + " repeats a region");
+    // Stored blocks: strictly increasing, in range, and adding up to data_bytes.
+    std::uint64_t bytes = 0;
+    for (std::uint64_t k = 0; k < row.nstored; ++k) {
+      const std::uint64_t b = f.stored[row.stored_offset + k];
+      if (b >= row.nblocks || (k > 0 && b <= f.stored[row.stored_offset + k - 1]))
+        throw FormatError(f.path + ": /stored_blocks of " + region_text(row) +
+                          " is damaged (entry " + std::to_string(k) + " = " + std::to_string(b) +
+                          " for " + std::to_string(row.nblocks) + " blocks, or out of order)");
+      bytes += block_bytes(row.bytes, bs, b);
+    }
+    if (bytes != row.data_bytes)
+      throw FormatError(f.path + ": " + region_text(row) + " stores " + std::to_string(bytes) +
+                        " bytes of blocks but /index says " + std::to_string(row.data_bytes));
+  }
+  if (hashes != f.sizes.hashes || stored != f.sizes.stored || data != f.sizes.data)
+    throw FormatError(f.path + ": /index describes " + std::to_string(hashes) + " hashes, " +
+                      std::to_string(stored) + " stored blocks and " + std::to_string(data) +
+                      " data bytes; the datasets hold " + std::to_string(f.sizes.hashes) + ", " +
+                      std::to_string(f.sizes.stored) + " and " + std::to_string(f.sizes.data));
+}
+
+const IndexRow *ChainModel::applicable_row(std::size_t fi, const IndexRow &newest) const {
+  const auto it = m_by_region[fi].find({newest.rank, newest.region_id});
+  if (it == m_by_region[fi].end()) return nullptr;
+  const IndexRow &row = m_files[fi].rows[it->second];
+  return same_layout(row, newest) ? &row : nullptr;
+}
+
+std::vector<std::uint64_t> ChainModel::stored_blocks(std::size_t fi, const IndexRow &row) const {
+  const auto &all = m_files[fi].stored;
+  const auto begin = all.begin() + static_cast<std::ptrdiff_t>(row.stored_offset);
+  return {begin, begin + static_cast<std::ptrdiff_t>(row.nstored)};
+}
+
+RankChain ChainModel::rank_view(std::int32_t rank) const {
+  RankChain view;
+  const CommitRecord &rec = record();
+  view.version = rec.version;
+  view.step = rec.step;
+  view.base = rec.base;
+  view.block_size = block_size();
+  view.rank = rank;
+  view.nranks = nranks();
+  for (std::size_t fi = 0; fi < m_files.size(); ++fi) {
+    const ChainFileMeta &f = m_files[fi];
+    view.files.push_back(RankChain::File{f.header.version, f.path, f.file_bytes, f.data_address,
+                                         f.sizes.data, m_records[fi].written_bytes});
+  }
+  const ChainFileMeta &newest_file = newest();
+  for (const IndexRow &row : newest_file.rows) {
+    if (row.rank != rank) continue;
+    RankRegion &region = view.regions[row.region_id];
+    region.row = row;
+    const auto h = newest_file.hashes.begin() + static_cast<std::ptrdiff_t>(row.hash_offset);
+    region.hashes.assign(h, h + static_cast<std::ptrdiff_t>(row.nblocks));
+    for (std::size_t fi = 0; fi < m_files.size(); ++fi)
+      if (const IndexRow *r = applicable_row(fi, row); r && r->nstored > 0)
+        region.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi), r->data_offset,
+                                                stored_blocks(fi, *r)});
+  }
+  return view;
+}
+
+// ---------------------------------------------------------------------------
+// RankChain
+
+std::string RankChain::serialize() const {
+  Writer w;
+  w.put(k_plan_magic);
+  w.put(version);
+  w.put(step);
+  w.put<std::uint8_t>(base ? 1 : 0);
+  w.put(block_size);
+  w.put(rank);
+  w.put(nranks);
+  w.put<std::uint64_t>(files.size());
+  for (const File &f : files) {
+    w.put(f.version);
+    w.put_string(f.path);
+    w.put(f.file_bytes);
+    w.put(f.data_address);
+    w.put(f.data_bytes);
+    w.put(f.written_bytes);
+  }
+  w.put<std::uint64_t>(regions.size());
+  for (const auto &[id, r] : regions) {
+    w.put(r.row);
+    w.put_u64s(r.hashes);
+    w.put<std::uint64_t>(r.parts.size());
+    for (const RankRegion::Part &p : r.parts) {
+      w.put(p.file);
+      w.put(p.data_offset);
+      w.put_u64s(p.stored);
+    }
+  }
+  return w.take();
+}
+
+RankChain RankChain::deserialize(const std::string &bytes, const std::string &origin) {
+  Reader in(bytes, origin);
+  if (in.get<std::uint64_t>() != k_plan_magic) in.fail("bad magic");
+  RankChain c;
+  c.version = in.get<std::int64_t>();
+  c.step = in.get<std::int64_t>();
+  c.base = in.get<std::uint8_t>() != 0;
+  c.block_size = in.get<std::uint64_t>();
+  c.rank = in.get<std::int32_t>();
+  c.nranks = in.get<std::int32_t>();
+  if (c.block_size == 0) in.fail("block size 0");
+  const std::uint64_t nfiles = in.count(1);
+  for (std::uint64_t i = 0; i < nfiles; ++i) {
+    File f;
+    f.version = in.get<std::int64_t>();
+    f.path = in.get_string();
+    f.file_bytes = in.get<std::uint64_t>();
+    f.data_address = in.get<std::uint64_t>();
+    f.data_bytes = in.get<std::uint64_t>();
+    f.written_bytes = in.get<std::uint64_t>();
+    if (f.data_bytes > f.file_bytes || f.data_address > f.file_bytes - f.data_bytes)
+      in.fail("data beyond the end of " + f.path);
+    c.files.push_back(std::move(f));
+  }
+  const std::uint64_t nregions = in.count(sizeof(IndexRow));
+  for (std::uint64_t i = 0; i < nregions; ++i) {
+    RankRegion r;
+    r.row = in.get<IndexRow>();
+    r.row.name[sizeof r.row.name - 1] = '\0';
+    r.hashes = in.get_u64s();
+    if (r.row.rank != c.rank || r.row.nblocks != block_count(r.row.bytes, c.block_size) ||
+        r.hashes.size() != r.row.nblocks)
+      in.fail(region_text(r.row) + " has inconsistent sizes");
+    const std::uint64_t nparts = in.count(1);
+    std::uint32_t last_file = 0;
+    for (std::uint64_t k = 0; k < nparts; ++k) {
+      RankRegion::Part p;
+      p.file = in.get<std::uint32_t>();
+      p.data_offset = in.get<std::uint64_t>();
+      p.stored = in.get_u64s();
+      if (p.file >= c.files.size() || (k > 0 && p.file <= last_file))
+        in.fail(region_text(r.row) + " refers to a bad file");
+      last_file = p.file;
+      std::uint64_t prev = 0;
+      for (std::size_t j = 0; j < p.stored.size(); ++j) {
+        if (p.stored[j] >= r.row.nblocks || (j > 0 && p.stored[j] <= prev))
+          in.fail(region_text(r.row) + " has a bad stored block");
+        prev = p.stored[j];
+      }
+      const File &f = c.files[p.file];
+      const std::uint64_t span = p.stored.empty() ? 0 : p.stored.size() * c.block_size;
+      if (p.data_offset > f.data_bytes ||
+          (span > f.data_bytes - p.data_offset &&
+           (p.stored.size() - 1) * c.block_size +
+                   block_bytes(r.row.bytes, c.block_size, p.stored.back()) >
+               f.data_bytes - p.data_offset))
+        in.fail(region_text(r.row) + " reads beyond /data of " + f.path);
+      r.parts.push_back(std::move(p));
+    }
+    if (!c.regions.emplace(r.row.region_id, std::move(r)).second) in.fail("a region repeats");
+  }
+  if (!in.done()) in.fail("trailing bytes");
+  return c;
+}
+
+std::vector<std::int32_t> RankChain::block_sources(const RankRegion &region) const {
+  std::vector<std::int32_t> source(region.row.nblocks, -1);
+  for (std::size_t k = region.parts.size(); k-- > 0;)
+    for (std::uint64_t b : region.parts[k].stored)
+      if (source[b] < 0) source[b] = static_cast<std::int32_t>(k);
+  return source;
+}
+
+// ---------------------------------------------------------------------------
+// Read plan
+
+namespace {
+
+/// Builds the chunks of one file, front to back.
+class ChunkBuilder {
+public:
+  ChunkBuilder(std::uint32_t file, std::uint64_t address, const ReadPlanOptions &options,
+               std::vector<ReadChunk> &out)
+      : m_file(file), m_address(address), m_options(options), m_out(out) {}
+
+  /// Block `block` of `region` lies at `offset` of /data, `bytes` long;
+  /// `wanted`: this file is its newest source (read and verified), else it is
+  /// a superseded block read only to bridge a gap.
+  void add(int region, std::uint64_t block, std::uint64_t offset, std::uint64_t bytes,
+           bool wanted) {
+    const bool contiguous = m_open && offset == m_end;
+    if (!contiguous || m_chunk.bytes + bytes > m_options.max_chunk) {
+      if (!contiguous && !wanted) return; // a gap never starts with a superseded block
+      flush();
+      start(offset);
+    }
+    ReadChunk::Run *run = m_chunk.runs.empty() ? nullptr : &m_chunk.runs.back();
+    if (!run || run->region != region || run->first_block + run->nblocks != block) {
+      if (m_chunk.runs.size() >= m_options.max_runs) {
+        flush();
+        start(offset);
+      }
+      m_chunk.runs.push_back(ReadChunk::Run{region, block, 0, 0});
+      run = &m_chunk.runs.back();
+    }
+    ++run->nblocks;
+    run->bytes += bytes;
+    m_chunk.bytes += bytes;
+    m_end = offset + bytes;
+    if (wanted) {
+      m_chunk.verify.emplace_back(region, block);
+      m_last_wanted = m_chunk.bytes;
+    }
+  }
+  /// Drops the superseded blocks read after the last wanted one.
+  void flush() {
+    if (!m_open) return;
+    trim();
+    if (!m_chunk.verify.empty()) m_out.push_back(std::move(m_chunk));
+    m_chunk = ReadChunk{};
+    m_open = false;
+  }
+
+private:
+  void start(std::uint64_t offset) {
+    m_chunk = ReadChunk{};
+    m_chunk.file = m_file;
+    m_chunk.file_offset = m_address + offset;
+    m_open = true;
+    m_end = offset;
+    m_last_wanted = 0;
+  }
+  void trim() {
+    std::uint64_t excess = m_chunk.bytes - m_last_wanted;
+    m_chunk.bytes = m_last_wanted;
+    while (excess > 0 && !m_chunk.runs.empty()) {
+      ReadChunk::Run &run = m_chunk.runs.back();
+      // Superseded blocks are whole blocks (a region's short last block is
+      // always its last stored one, and never superseded inside a gap).
+      const std::uint64_t per_block = run.bytes / run.nblocks;
+      const std::uint64_t drop = std::min<std::uint64_t>(run.nblocks, excess / per_block);
+      run.nblocks -= drop;
+      run.bytes -= drop * per_block;
+      excess -= drop * per_block;
+      if (run.nblocks == 0) m_chunk.runs.pop_back();
+      if (drop == 0) break;
+    }
+  }
+
+  std::uint32_t m_file;
+  std::uint64_t m_address;
+  const ReadPlanOptions &m_options;
+  std::vector<ReadChunk> &m_out;
+  ReadChunk m_chunk;
+  bool m_open = false;
+  std::uint64_t m_end = 0;
+  std::uint64_t m_last_wanted = 0;
+};
+
+} // namespace
+
+std::vector<ReadChunk> plan_reads(const RankChain &chain, const std::vector<int> &regions,
+                                  const ReadPlanOptions &options) {
+  const std::uint64_t bs = chain.block_size;
+  std::vector<std::vector<std::int32_t>> sources;
+  std::vector<const RankRegion *> wanted;
+  for (int id : regions) {
+    const RankRegion &r = chain.regions.at(id);
+    wanted.push_back(&r);
+    sources.push_back(chain.block_sources(r));
+  }
+  std::vector<ReadChunk> out;
+  for (std::uint32_t fi = 0; fi < chain.files.size(); ++fi) {
+    ChunkBuilder builder(fi, chain.files[fi].data_address, options, out);
+    for (std::size_t ri = 0; ri < wanted.size(); ++ri) {
+      const RankRegion &r = *wanted[ri];
+      const auto part = std::find_if(r.parts.begin(), r.parts.end(),
+                                     [&](const RankRegion::Part &p) { return p.file == fi; });
+      if (part == r.parts.end()) continue;
+      const auto k_part = static_cast<std::int32_t>(part - r.parts.begin());
+      // Superseded blocks between two wanted ones are read when the gap is
+      // short; a longer gap ends the chunk.
+      std::size_t pending_from = 0;
+      bool in_gap = false;
+      std::uint64_t gap_bytes = 0;
+      for (std::size_t k = 0; k < part->stored.size(); ++k) {
+        const std::uint64_t b = part->stored[k];
+        const bool is_wanted = sources[ri][b] == k_part;
+        const std::uint64_t bytes = block_bytes(r.row.bytes, bs, b);
+        if (!is_wanted) {
+          if (!in_gap) {
+            in_gap = true;
+            pending_from = k;
+            gap_bytes = 0;
+          }
+          gap_bytes += bytes;
+          continue;
+        }
+        if (in_gap && gap_bytes <= options.bridge_bytes)
+          for (std::size_t j = pending_from; j < k; ++j)
+            builder.add(r.row.region_id, part->stored[j], part->data_offset + j * bs,
+                        block_bytes(r.row.bytes, bs, part->stored[j]), false);
+        in_gap = false;
+        builder.add(r.row.region_id, b, part->data_offset + k * bs, bytes, true);
+      }
+    }
+    builder.flush();
+  }
+  return out;
+}
+
+} // namespace ckpt::detail

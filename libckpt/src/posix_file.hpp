@@ -1,0 +1,54 @@
+// Read-only POSIX files that are what they claim to be: opened without
+// following a symbolic link and without blocking on a FIFO, and checked to be
+// regular files. Used for every byte restart reads directly.
+#ifndef CKPT_DETAIL_POSIX_FILE_HPP
+#define CKPT_DETAIL_POSIX_FILE_HPP
+
+#include <cstdint>
+#include <string>
+#include <sys/uio.h>
+
+namespace ckpt::detail {
+
+/// An open, read-only, regular file. Move-only; closes itself.
+class ReadOnlyFile {
+public:
+  ReadOnlyFile() noexcept = default;
+  /// Throws IoError naming `path` when it cannot be opened, is a symbolic
+  /// link, or is not a regular file.
+  explicit ReadOnlyFile(const std::string &path);
+  ~ReadOnlyFile() { reset(); }
+  ReadOnlyFile(ReadOnlyFile &&other) noexcept;
+  ReadOnlyFile &operator=(ReadOnlyFile &&other) noexcept;
+  ReadOnlyFile(const ReadOnlyFile &) = delete;
+  ReadOnlyFile &operator=(const ReadOnlyFile &) = delete;
+
+  [[nodiscard]] const std::string &path() const noexcept { return m_path; }
+  [[nodiscard]] std::uint64_t size() const noexcept { return m_size; }
+  [[nodiscard]] std::uint64_t device() const noexcept { return m_device; }
+  [[nodiscard]] int fd() const noexcept { return m_fd; }
+  /// Reads exactly the bytes of `iov` from `offset` on (retrying short reads);
+  /// throws IoError naming the file at end of file or on error.
+  void read_exact(std::uint64_t offset, struct iovec *iov, int iovcnt) const;
+  /// Hints that the file is read front to back.
+  void advise_sequential() const noexcept;
+  void reset() noexcept;
+
+private:
+  std::string m_path;
+  int m_fd = -1;
+  std::uint64_t m_size = 0;
+  std::uint64_t m_device = 0;
+};
+
+/// How many superseded bytes between two wanted ranges of a file are worth
+/// reading rather than skipping, for the device that holds `file`: the
+/// kernel's own read-ahead window on a block device (it reads that far
+/// anyway on a sequential pass; at least 1 MiB, a seek's worth, on a
+/// rotational one), 1 MiB on a network or parallel file system (a request's
+/// latency), 0 in memory (tmpfs: skipping is free).
+std::uint64_t device_bridge_bytes(const ReadOnlyFile &file) noexcept;
+
+} // namespace ckpt::detail
+
+#endif
