@@ -1,6 +1,8 @@
 #include "checkpoint_file.hpp"
 
+#include "debug_hooks.hpp"
 #include "error.hpp"
+#include "mpi_util.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -116,16 +118,24 @@ CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
   silence_hdf5_errors();
   CheckpointFile f;
   f.m_path = path;
-  f.m_header = header;
-  H5Id fapl = file_access(comm);
-  f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
-  if (!f.m_file.valid()) throw_hdf5("cannot create checkpoint file " + path);
-  try {
+  // Each step is agreed before the next collective one: a rank whose
+  // definition failed must not leave the others waiting in a close.
+  agree(comm, capture([&] {
+          H5Id fapl = file_access(comm);
+          f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+          if (!f.m_file.valid()) throw_hdf5("cannot create checkpoint file " + path);
+        }));
+  // The definition is a sequence of collective HDF5 calls: a failure shows
+  // when it returns (and is injected there), then it is agreed.
+  const std::exception_ptr defined = capture([&] {
+    f.m_header = header;
     f.define(header, sizes);
+    debug_fail_point("checkpoint_define", comm_rank(comm));
+  });
+  try {
+    agree(comm, defined);
   } catch (...) {
-    int rank = 0;
-    MPI_Comm_rank(comm, &rank);
-    f.abandon(comm, rank == 0);
+    f.abandon(comm, comm_rank(comm) == 0);
     throw;
   }
   return f;
@@ -348,10 +358,11 @@ void CheckpointFile::close() {
   m_data.reset();
   m_dxpl_collective.reset();
   m_dxpl_independent.reset();
-  if (m_file.valid()) {
-    if (H5Fclose(m_file.get()) < 0) throw_hdf5("cannot close " + m_path);
-    m_file.release();
-  }
+  if (!m_file.valid()) return;
+  // HDF5 cannot close a file twice, whatever the first close reported: the
+  // handle is given up either way, so that every rank ends in the same state.
+  const hid_t id = m_file.release();
+  if (H5Fclose(id) < 0) throw_hdf5("cannot close " + m_path);
 }
 
 void CheckpointFile::abandon(MPI_Comm comm, bool truncater) noexcept {

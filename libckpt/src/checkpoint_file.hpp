@@ -30,6 +30,8 @@ public:
   using Sizes = FileSizes;
 
   /// Collective over comm: creates (truncates) `path` with empty datasets.
+  /// Agreed: when it fails on any rank, it fails on every rank with the same
+  /// error and nothing stays open.
   static CheckpointFile create(const std::string &path, MPI_Comm comm, const FileHeader &header,
                                const Sizes &sizes);
   /// Collective over comm: opens `path` read-only.
@@ -69,8 +71,8 @@ public:
   /// when it has nothing) unless `collective` is false.
   void write_data(const DataOp &op);
   void read_data(const DataOp &op, bool collective);
-  /// Collective: closes, reporting errors (a flush happens here). On error
-  /// the file stays open; call abandon().
+  /// Collective: closes, reporting errors (a flush happens here). The handle
+  /// is released even on error (HDF5 cannot retry a close).
   void close();
   /// Collective, after a failed write: frees the partial file's space
   /// (rank `truncater` truncates it, e.g. after ENOSPC) and closes it,

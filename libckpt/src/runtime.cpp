@@ -51,6 +51,31 @@ namespace {
 
 /// MPI-IO does not always pass errno up through HDF5: a write that failed on
 /// a file system with less room than the checkpoint needs is ENOSPC.
+/// Bytes a checkpoint file of these extents occupies at most: the datasets,
+/// the padding that aligns each dataset of 1 MiB or more on 1 MiB (see
+/// checkpoint_file.cpp), and the metadata.
+std::uint64_t estimated_file_bytes(const CheckpointFile::Sizes &sizes) noexcept {
+  constexpr std::uint64_t k_align = 1u << 20;
+  std::uint64_t total = 64u << 10;
+  for (std::uint64_t bytes :
+       {sizes.data, 8 * sizes.hashes, 8 * sizes.stored, sizes.rows * sizeof(IndexRow)})
+    total += bytes + (bytes >= k_align ? k_align : 0);
+  return total;
+}
+
+/// Rank 0, before any file exists: a file system that cannot hold the
+/// checkpoint is refused here, not in the middle of collective HDF5 calls
+/// (HDF5 cannot close a file whose metadata it cannot write).
+void check_free_space(const std::string &dir, const std::string &file,
+                      const CheckpointFile::Sizes &sizes) {
+  const std::uint64_t needed = estimated_file_bytes(sizes);
+  const std::uint64_t free_bytes = available_bytes(dir);
+  if (free_bytes < needed)
+    throw IoError(CKPT_ERR_NO_SPACE,
+                  "not enough room for " + file + " in " + dir + ": " + std::to_string(free_bytes) +
+                      " bytes free, this checkpoint needs up to " + std::to_string(needed));
+}
+
 std::exception_ptr classify_write_error(std::exception_ptr error,
                                         const CheckpointFile::Sizes &sizes,
                                         const std::string &dir) noexcept {
@@ -59,8 +84,7 @@ std::exception_ptr classify_write_error(std::exception_ptr error,
   } catch (const Error &e) {
     if (e.status() == CKPT_ERR_NO_SPACE) return error;
     try {
-      const std::uint64_t needed = sizes.data + 8 * (sizes.hashes + sizes.stored) +
-                                   sizes.rows * sizeof(IndexRow) + (1u << 20);
+      const std::uint64_t needed = estimated_file_bytes(sizes);
       const std::uint64_t free_bytes = available_bytes(dir);
       if (free_bytes < needed)
         return std::make_exception_ptr(
@@ -144,6 +168,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   std::vector<std::vector<std::uint64_t>> hashes(regions.size()), stored(regions.size());
   std::vector<IndexRow> mine(regions.size());
   agree(comm, capture([&] {
+          debug_fail_point("checkpoint_hash", m_rank);
           for (std::size_t i = 0; i < regions.size(); ++i) {
             const Region &r = *regions[i];
             hashes[i].resize(block_count(r.bytes(), bs));
@@ -239,11 +264,16 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   std::uint64_t file_bytes = 0;
   CheckpointFile file;
   try {
+    agree(comm, capture([&] {
+            debug_fail_point("checkpoint_space", m_rank);
+            if (m_rank == 0) check_free_space(m_dir, path, sizes);
+          }));
     agree(comm, capture([&] { file = CheckpointFile::create(path, comm, header, sizes); }));
     // Reserve the whole file up front: a full file system fails here, with a
     // clear ENOSPC, rather than in the middle of a collective write.
     int reserved = 1;
     agree(comm, capture([&] {
+            debug_fail_point("checkpoint_reserve", m_rank);
             if (m_rank == 0) reserved = reserve_file_space(path, file.allocated_bytes()) ? 1 : 0;
           }));
     check_mpi(MPI_Bcast(&reserved, 1, MPI_INT, 0, comm), "MPI_Bcast");
@@ -292,10 +322,15 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
       }
       keep_first(capture([&] { file.write_data(op); }));
     }
+    // (Injected after the collective writes, where a real write error shows.)
+    keep_first(capture([&] { debug_fail_point("checkpoint_write", m_rank); }));
     debug_kill_point("after_data", version, m_rank);
     // Close normally only when every rank's writes succeeded.
     if (allreduce_max(comm, static_cast<std::uint64_t>(error ? 1 : 0)) == 0)
-      keep_first(capture([&] { file.close(); }));
+      keep_first(capture([&] {
+        file.close();
+        debug_fail_point("checkpoint_close", m_rank);
+      }));
     if (!error && m_config.fsync()) keep_first(capture([&] { fsync_file(path); }));
     if (!error) drop_cached_pages(path);
     if (error) error = classify_write_error(error, sizes, m_dir);
@@ -304,6 +339,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
 
     // 4. Commit: rank 0 writes the record last, atomically.
     agree(comm, capture([&] {
+            debug_fail_point("checkpoint_commit", m_rank);
             if (m_rank != 0) return;
             CommitRecord rec;
             rec.version = version;
