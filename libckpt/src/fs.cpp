@@ -452,9 +452,10 @@ DirectoryLock &DirectoryLock::operator=(DirectoryLock &&other) noexcept {
 
 void DirectoryLock::release() noexcept {
   if (m_fd < 0) return;
-  // The text of the lock file is not cleared: truncating after unlocking
-  // could erase the next holder's, and before unlocking would race nobody
-  // but costs a write; a stale text is harmless since only the lock counts.
+  // Cleared while still locked (nobody else can hold it now): the text only
+  // ever describes a live holder, or one that died holding the lock.
+  if (::ftruncate(m_fd, 0) != 0) {
+  }
   ::close(m_fd);
   m_fd = -1;
 }
