@@ -1,10 +1,15 @@
 #include "checkpoint_file.hpp"
 
 #include "error.hpp"
+#include "fs.hpp"
+#include "log.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ckpt::detail {
@@ -125,20 +130,71 @@ H5Id index_row_type() {
   return t;
 }
 
+namespace {
+
+/// Rank 0 before creating `path`: a regular file of that name is the
+/// leftover of an attempt that crashed before its commit, and is removed
+/// (unlink removes the entry itself); anything else there (a symbolic link,
+/// FIFO, directory) is refused: a checkpoint is never written through it.
+void remove_stale_data_file(const std::string &path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    throw_errno(errno, "cannot stat " + path);
+  }
+  if (!S_ISREG(st.st_mode))
+    throw IoError(CKPT_ERR_IO, "cannot create checkpoint file " + path +
+                                   ": the name is taken by something that is not a regular "
+                                   "file (libckpt never writes through a symbolic link); "
+                                   "remove it");
+  remove_file(path);
+  log_debug("removed " + path + ", left by an earlier attempt that did not commit");
+}
+
+/// Collective: true on every rank when `ok` is true on every rank.
+bool all_ok(MPI_Comm comm, bool ok) {
+  int mine = ok ? 1 : 0, all = 0;
+  if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+    throw MpiError("MPI_Allreduce failed while creating a checkpoint file");
+  return all == 1;
+}
+
+} // namespace
+
 CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
                                       const FileHeader &header, const Sizes &sizes) {
   silence_hdf5_errors();
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::string problem;
+  if (rank == 0) {
+    try {
+      remove_stale_data_file(path);
+    } catch (const Error &e) {
+      problem = e.what();
+    }
+  }
+  if (!all_ok(comm, problem.empty()))
+    throw IoError(CKPT_ERR_IO,
+                  rank == 0 ? problem : "rank 0 could not prepare the creation of " + path);
   CheckpointFile f;
   f.m_path = path;
-  f.m_header = header;
   H5Id fapl = file_access(comm);
-  f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+  // H5F_ACC_EXCL: the file is new (O_EXCL); nothing existing is opened.
+  f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()));
   if (!f.m_file.valid()) throw_hdf5("cannot create checkpoint file " + path);
   try {
+    if (rank == 0) {
+      try {
+        require_regular_file(path);
+      } catch (const Error &e) {
+        problem = std::string("checkpoint file just created: ") + e.what();
+      }
+    }
+    if (!all_ok(comm, problem.empty()))
+      throw IoError(CKPT_ERR_IO, rank == 0 ? problem : "rank 0 found " + path + " replaced");
     f.define(header, sizes);
   } catch (...) {
-    int rank = 0;
-    MPI_Comm_rank(comm, &rank);
     f.abandon(comm, rank == 0);
     throw;
   }
@@ -346,7 +402,15 @@ void CheckpointFile::abandon(MPI_Comm comm, bool truncater) noexcept {
   m_stored.reset();
   m_data.reset();
   if (!m_file.valid()) return;
-  if (truncater) ::truncate(m_path.c_str(), 0);
+  if (truncater) {
+    // Never through a symbolic link.
+    const int fd = ::open(m_path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      if (::ftruncate(fd, 0) != 0) {
+      }
+      ::close(fd);
+    }
+  }
   MPI_Barrier(comm);
   // With its space freed, the metadata flush of the close succeeds. A close
   // that fails leaves HDF5 unable to close the file again, so it is tried

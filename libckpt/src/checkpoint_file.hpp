@@ -67,7 +67,9 @@ public:
     std::uint64_t rows = 0, hashes = 0, stored = 0, data = 0;
   };
 
-  /// Collective over comm: creates (truncates) `path` with empty datasets.
+  /// Collective over comm: creates `path` (a new file: H5F_ACC_EXCL; rank 0
+  /// first removes a regular file of that name left by a crashed attempt and
+  /// refuses a symbolic link or other non-regular file) with empty datasets.
   static CheckpointFile create(const std::string &path, MPI_Comm comm, const FileHeader &header,
                                const Sizes &sizes);
   /// Collective over comm: opens `path` read-only.

@@ -17,7 +17,8 @@ constexpr int k_commit_format_version = 1;
 /// Version numbers are 1 .. k_max_version: file names carry them in 6 to 9
 /// digits (docs/FORMAT.md, "File names").
 constexpr std::int64_t k_max_version = 999999999;
-/// Longest delta chain (the upper bound of the config key base_every).
+/// Longest delta chain: the runtime starts a new base at this length,
+/// whatever the config key base_every says.
 constexpr std::size_t k_max_chain_length = 1000;
 /// Largest commit record accepted: a record with the longest chain of the
 /// largest versions takes about 11 KiB.

@@ -422,6 +422,8 @@ struct SmallFs {
 };
 } // namespace
 
+// A directory that cannot be written gives a read-only session: it starts
+// (restart works: tests/mpi/test_hardening.cpp), and a checkpoint is refused.
 TEST(BadInput, ReadOnlyDirectory) {
   const std::string dir = fresh_dir();
   SmallFs fs(dir, "size=1m");
@@ -431,9 +433,12 @@ TEST(BadInput, ReadOnlyDirectory) {
   }
   MPI_Barrier(MPI_COMM_WORLD);
   std::string message;
+  double x = 1;
   EXPECT_EQ(status_of(
                 [&] {
                   ckpt::Session s(MPI_COMM_WORLD, Options{{"dir", dir}});
+                  s.protect(0, "x", &x, 1);
+                  s.checkpoint(1);
                 },
                 &message),
             CKPT_ERR_IO);
