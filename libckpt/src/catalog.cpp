@@ -111,9 +111,6 @@ Catalog Catalog::scan(const std::string &dir, const std::string &prefix) {
       if (e.record->version != v)
         throw FormatError("commit record " + c.commit_path(v) + " names version " +
                           std::to_string(e.record->version));
-      if (e.record->file != data_file_name(prefix, v))
-        throw FormatError("commit record " + c.commit_path(v) + " names data file '" +
-                          e.record->file + "', not " + data_file_name(prefix, v));
       if (!e.has_data_file) {
         e.state = VersionState::Corrupt;
         e.problem = "data file " + c.data_path(v) + " is missing";

@@ -176,13 +176,3 @@ TEST_F(CatalogTest, OnlyRegularFilesAreRead) {
   EXPECT_NE(c.find(2)->problem.find("symbolic link"), std::string::npos) << c.find(2)->problem;
   EXPECT_NE(c.find(4)->problem.find("symbolic link"), std::string::npos) << c.find(4)->problem;
 }
-
-TEST_F(CatalogTest, RecordNamingAnotherDataFileIsCorrupt) {
-  add(1, {1});
-  CommitRecord r = *Catalog::scan(dir, "ckpt").find(1)->record;
-  r.file = "other.v000001.h5";
-  write_file_atomic(join_path(dir, commit_file_name("ckpt", 1)), r.serialize(), false);
-  const Catalog c = Catalog::scan(dir, "ckpt");
-  EXPECT_EQ(c.find(1)->state, VersionState::Corrupt);
-  EXPECT_NE(c.find(1)->problem.find("other.v000001.h5"), std::string::npos);
-}
