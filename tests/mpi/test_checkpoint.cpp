@@ -58,16 +58,6 @@ void flip_payload_byte(const std::string &file, std::uint64_t at) {
   io.write(&c, 1);
 }
 
-template <class F> ckpt_status status_of(F &&fn, std::string *message = nullptr) {
-  try {
-    fn();
-  } catch (const ckpt::Error &e) {
-    if (message) *message = e.what();
-    return e.status();
-  }
-  return CKPT_SUCCESS;
-}
-
 } // namespace
 
 TEST(Checkpoint, RoundTripOfEveryType) {

@@ -23,16 +23,6 @@ using Options = std::map<std::string, std::string>;
 
 namespace {
 
-template <class F> ckpt_status status_of(F &&fn, std::string *message = nullptr) {
-  try {
-    fn();
-  } catch (const ckpt::Error &e) {
-    if (message) *message = e.what();
-    return e.status();
-  }
-  return CKPT_SUCCESS;
-}
-
 std::string contents(const std::string &file) {
   std::ifstream in(file);
   std::stringstream s;

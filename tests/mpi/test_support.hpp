@@ -3,6 +3,8 @@
 #ifndef CKPT_TESTS_SUPPORT_HPP
 #define CKPT_TESTS_SUPPORT_HPP
 
+#include <ckpt/ckpt.hpp>
+
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -48,6 +50,18 @@ inline bool all_ranks(bool ok) {
 }
 
 inline int run(const std::string &cmd) { return std::system(cmd.c_str()); }
+
+/// The status of the ckpt::Error `fn` throws (CKPT_SUCCESS if none), and its
+/// message in `message`.
+template <class F> ckpt_status status_of(F &&fn, std::string *message = nullptr) {
+  try {
+    fn();
+  } catch (const ckpt::Error &e) {
+    if (message) *message = e.what();
+    return e.status();
+  }
+  return CKPT_SUCCESS;
+}
 
 } // namespace ckpt_test
 
