@@ -70,6 +70,15 @@ void print_json(const detail::Catalog &catalog, const std::vector<Listed> &liste
     json.end_object();
   }
   json.end_array();
+  json.key("ignored");
+  json.begin_array();
+  for (const detail::IgnoredName &n : catalog.ignored()) {
+    json.begin_object();
+    json.field("name", n.name);
+    json.field("reason", n.reason);
+    json.end_object();
+  }
+  json.end_array();
   json.end_object();
   json.finish();
 }
@@ -107,6 +116,12 @@ void print_text(const detail::Catalog &catalog, const std::vector<Listed> &liste
     }
   }
   table.print(std::cout);
+  if (!catalog.ignored().empty()) {
+    std::cout << "\nnote: " << catalog.ignored().size()
+              << " file(s) named like checkpoint files are not part of any version:\n";
+    for (const detail::IgnoredName &n : catalog.ignored())
+      std::cout << "  " << n.name << ": " << n.reason << "\n";
+  }
 }
 
 } // namespace
@@ -119,7 +134,9 @@ int run_list(const Arguments &args) {
       "time and state: committed, incomplete (no commit record: the write never "
       "finished) or corrupt (damaged commit record, missing or resized data file). A "
       "committed version whose chain is broken is marked unrestorable. Reads only the "
-      "commit records; `ckpt verify` checks the data.");
+      "commit records; `ckpt verify` checks the data. Files named like checkpoint files that "
+      "are not (a version number out of range, a leftover temporary file) are listed in a "
+      "note.");
   cli.add_location_options();
   cli.add_json_option();
   if (!cli.parse(args)) return k_exit_ok;

@@ -175,15 +175,19 @@ int run_merge(const Arguments &args) {
       "region of every rank, with the step, ranks, block size and topology of VERSION. The "
       "chain is verified block by block first; nothing is written when it is damaged. The new "
       "version is the newest committed one, so a restart uses it and restores exactly the "
-      "state of VERSION. The old chain stays; `ckpt prune --keep 1` removes it. Do not merge "
-      "into a directory that a running job is writing to.");
+      "state of VERSION. The old chain stays; `ckpt prune --keep 1` removes it. It takes the "
+      "directory's lock, so it refuses a directory a running job is writing to.");
   cli.add_location_options();
   cli.add_json_option();
   cli.set_operands({"VERSION"});
   if (!cli.parse(args)) return k_exit_ok;
   if (cli.operands().empty()) throw bad_input("which version? (ckpt merge [DIR] VERSION)");
-  const detail::Catalog catalog = open_catalog(resolve_location(cli));
+  const Location location = resolve_location(cli);
   const std::int64_t version = parse_version(cli.operands()[0]);
+  // Writing a version takes the directory's lock (a running job holds it),
+  // and the catalog is read under it.
+  const detail::DirectoryLock lock = lock_directory(location, "ckpt merge");
+  const detail::Catalog catalog = open_catalog(location);
   const detail::VersionEntry &entry = require_version(catalog, version);
   if (entry.state != detail::VersionState::Committed)
     throw damage_found("cannot merge version " + std::to_string(version) + ": it is " +

@@ -98,7 +98,15 @@ int run_prune(const Arguments &args) {
   const int keep = cli.get<int>("keep");
   if (keep < 1) throw bad_input("--keep must be at least 1 (got " + std::to_string(keep) + ")");
   const bool dry_run = cli.has("dry-run");
-  const detail::Catalog catalog = open_catalog(resolve_location(cli));
+  const Location location = resolve_location(cli);
+  detail::Catalog catalog = open_catalog(location);
+  // Deleting takes the directory's lock (a running job holds it) and plans
+  // from a scan made under it.
+  detail::DirectoryLock lock;
+  if (!dry_run) {
+    lock = lock_directory(location, "ckpt prune");
+    catalog = open_catalog(location);
+  }
   const std::vector<Fate> fates = plan(catalog, keep);
 
   std::vector<std::int64_t> removed;

@@ -4,7 +4,6 @@
 
 #include <cctype>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <type_traits>
 
@@ -167,17 +166,20 @@ StatsEntry parse_stats_line(const std::string &line) {
 
 StatsFile read_stats_file(const std::string &path) {
   StatsFile out;
-  std::istringstream in(detail::read_file(path));
-  std::size_t number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      out.entries.push_back(parse_stats_line(line));
-    } catch (const std::invalid_argument &e) {
-      out.problems.push_back(StatsProblem{number, e.what()});
-    }
-  }
+  detail::read_lines(
+      path, k_max_stats_line,
+      [&](std::size_t number, const std::string &line) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+        try {
+          out.entries.push_back(parse_stats_line(line));
+        } catch (const std::invalid_argument &e) {
+          out.problems.push_back(StatsProblem{number, e.what()});
+        }
+      },
+      [&](std::size_t number) {
+        out.problems.push_back(StatsProblem{
+            number, "line longer than " + std::to_string(k_max_stats_line) + " bytes (skipped)"});
+      });
   return out;
 }
 

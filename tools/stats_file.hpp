@@ -44,9 +44,15 @@ struct StatsFile {
   std::vector<StatsProblem> problems;
 };
 
+/// Longest line read; a longer one is reported as a problem and skipped
+/// (the runtime writes lines of about 250 bytes).
+constexpr std::size_t k_max_stats_line = 4096;
+
 /// Parses one line; throws std::invalid_argument explaining what is wrong.
 StatsEntry parse_stats_line(const std::string &line);
-/// Reads the whole file. Throws ckpt::Error (IoError) when it cannot be read.
+/// Reads the whole file, line by line. Throws ckpt::Error (IoError) when it
+/// cannot be read or is not a regular file (a FIFO or symbolic link is
+/// refused without blocking).
 StatsFile read_stats_file(const std::string &path);
 
 } // namespace ckpt::tool

@@ -190,6 +190,17 @@ detail::Catalog open_catalog(const Location &location) {
   return catalog;
 }
 
+detail::DirectoryLock lock_directory(const Location &location, const std::string &purpose) {
+  try {
+    detail::DirectoryLock lock =
+        detail::DirectoryLock::acquire(location.dir, location.prefix, purpose);
+    if (!lock.unsupported().empty()) std::cerr << "ckpt: warning: " << lock.unsupported() << "\n";
+    return lock;
+  } catch (const Error &e) {
+    throw bad_input(one_line(e.what()));
+  }
+}
+
 std::int64_t parse_version(const std::string &text) {
   const bool digits =
       !text.empty() && text.size() <= 18 &&
@@ -262,6 +273,11 @@ detail::CheckpointFile open_checkpoint_file(const std::string &path) {
   if (::access(path.c_str(), R_OK) != 0) {
     const int err = errno;
     throw bad_input("cannot read " + path + ": " + std::strerror(err));
+  }
+  try {
+    detail::require_regular_file(path); // H5Fopen would follow a link or block on a FIFO
+  } catch (const Error &e) {
+    throw bad_input(one_line(e.what()));
   }
   try {
     return detail::CheckpointFile::open(path, MPI_COMM_SELF);

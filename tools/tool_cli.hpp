@@ -7,6 +7,7 @@
 
 #include "catalog.hpp"
 #include "checkpoint_file.hpp"
+#include "fs.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -94,6 +95,11 @@ Location resolve_location(const CommandLine &cli);
 /// Scans the directory. Throws bad_input when it is missing, unreadable, or
 /// holds no file of the prefix.
 detail::Catalog open_catalog(const Location &location);
+
+/// Takes the lock of the checkpoint directory (docs/FORMAT.md, "Lock file")
+/// for a subcommand that writes or deletes files: bad_input naming the
+/// holder when a job (or another ckpt) holds it. `purpose`: e.g. "ckpt prune".
+detail::DirectoryLock lock_directory(const Location &location, const std::string &purpose);
 
 /// A version number argument ("7"); bad_input otherwise.
 std::int64_t parse_version(const std::string &text);

@@ -7,8 +7,10 @@
 
 #include <ckpt/ckpt.h>
 
+#include <cstring>
 #include <memory>
 #include <new>
+#include <type_traits>
 
 namespace ckpt::detail {
 namespace {
@@ -79,11 +81,19 @@ int ckpt_init_f(MPI_Fint comm, const char *config_file) {
 }
 
 int ckpt_protect(int id, const char *name, void *ptr, size_t count, ckpt_type type) {
+  // A C or Fortran caller can pass any int as the type. Its bits are copied
+  // out as an integer and validated before any use as a ckpt_type.
+  static_assert(sizeof(ckpt_type) == sizeof(unsigned) || sizeof(ckpt_type) == sizeof(int));
+  std::underlying_type_t<ckpt_type> raw{};
+  std::memcpy(&raw, &type, sizeof raw);
   return guarded("ckpt_protect", [&] {
     Runtime &rt = runtime("ckpt_protect");
+    const std::string context =
+        "ckpt_protect: region " + std::to_string(id) + " '" + (name ? name : "") + "'";
     if (id < 0)
       throw ArgumentError("ckpt_protect: region id " + std::to_string(id) + " is negative");
-    rt.protect(id, name ? name : "", ptr, count, type_size(type), type);
+    const ckpt_type checked = type_from_integer(static_cast<int>(raw), context);
+    rt.protect(id, name ? name : "", ptr, count, type_size(checked), checked);
   });
 }
 

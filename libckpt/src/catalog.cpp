@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 namespace ckpt::detail {
@@ -19,6 +20,50 @@ std::string data_file_name(const std::string &prefix, std::int64_t version) {
 }
 std::string commit_file_name(const std::string &prefix, std::int64_t version) {
   return version_stem(prefix, version) + ".commit";
+}
+
+std::optional<ParsedFileName> parse_file_name(const std::string &prefix, const std::string &name,
+                                              std::string &reason) {
+  reason.clear();
+  const std::string head = prefix + ".v";
+  if (name.size() <= head.size() || name.compare(0, head.size(), head) != 0) return std::nullopt;
+  std::size_t end = head.size();
+  while (end < name.size() && name[end] >= '0' && name[end] <= '9')
+    ++end;
+  const std::size_t ndigits = end - head.size();
+  const std::string rest = name.substr(end);
+  ParsedFileName parsed;
+  if (rest == ".h5")
+    parsed.role = FileRole::DataFile;
+  else if (rest == ".commit")
+    parsed.role = FileRole::CommitRecord;
+  else if (rest.rfind(".commit.tmp", 0) == 0)
+    parsed.role = FileRole::CommitTemporary;
+  else {
+    reason = "not a checkpoint file name (expected " + prefix + ".v<NNNNNN>.h5 or .commit)";
+    return std::nullopt;
+  }
+  if (ndigits < 6 || ndigits > 9) {
+    reason = "version number of " + std::to_string(ndigits) +
+             " digits (checkpoint files have 6 to 9 digits, versions 1 to " +
+             std::to_string(k_max_version) + ")";
+    return std::nullopt;
+  }
+  std::int64_t v = 0;
+  for (std::size_t i = head.size(); i < end; ++i)
+    v = v * 10 + (name[i] - '0');
+  if (v < 1) {
+    reason = "version 0 (versions start at 1)";
+    return std::nullopt;
+  }
+  if (ndigits > 6 && name[head.size()] == '0') {
+    reason = "version number with extra leading zeros (libckpt pads to 6 digits only)";
+    return std::nullopt;
+  }
+  parsed.version = v;
+  if (parsed.role == FileRole::CommitTemporary)
+    reason = "temporary file of a commit that did not complete (safe to delete)";
+  return parsed;
 }
 
 const char *to_string(VersionState state) noexcept {
@@ -41,20 +86,19 @@ Catalog Catalog::scan(const std::string &dir, const std::string &prefix) {
   Catalog c;
   c.m_dir = dir;
   c.m_prefix = prefix;
-  const std::string head = prefix + ".v";
   for (const std::string &name : list_directory(dir)) {
-    if (name.rfind(head, 0) != 0) continue;
-    const auto dot = name.find('.', head.size());
-    if (dot == std::string::npos) continue;
-    const std::string digits = name.substr(head.size(), dot - head.size());
-    const std::string ext = name.substr(dot);
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
-    if (ext != ".h5" && ext != ".commit") continue;
-    const std::int64_t v = std::stoll(digits);
-    auto &e = c.m_entries[v];
-    e.version = v;
-    (ext == ".h5" ? e.has_data_file : e.has_commit_record) = true;
+    std::string reason;
+    const auto parsed = parse_file_name(prefix, name, reason);
+    if (!parsed || parsed->role == FileRole::CommitTemporary) {
+      if (!reason.empty()) c.m_ignored.push_back(IgnoredName{name, reason});
+      continue;
+    }
+    auto &e = c.m_entries[parsed->version];
+    e.version = parsed->version;
+    (parsed->role == FileRole::DataFile ? e.has_data_file : e.has_commit_record) = true;
   }
+  std::sort(c.m_ignored.begin(), c.m_ignored.end(),
+            [](const IgnoredName &a, const IgnoredName &b) { return a.name < b.name; });
   for (auto &[v, e] : c.m_entries) {
     if (!e.has_commit_record) {
       e.state = VersionState::Incomplete;
@@ -62,18 +106,22 @@ Catalog Catalog::scan(const std::string &dir, const std::string &prefix) {
       continue;
     }
     try {
-      e.record = CommitRecord::parse(read_file(c.commit_path(v)), c.commit_path(v));
+      e.record = CommitRecord::parse(read_file(c.commit_path(v), k_max_commit_record_bytes),
+                                     c.commit_path(v));
       if (e.record->version != v)
         throw FormatError("commit record " + c.commit_path(v) + " names version " +
                           std::to_string(e.record->version));
       if (!e.has_data_file) {
         e.state = VersionState::Corrupt;
         e.problem = "data file " + c.data_path(v) + " is missing";
-      } else if (file_size(c.data_path(v)) != e.record->file_bytes) {
+        continue;
+      }
+      require_regular_file(c.data_path(v)); // never a symbolic link, FIFO or device
+      const std::uint64_t bytes = file_size(c.data_path(v));
+      if (bytes != e.record->file_bytes) {
         e.state = VersionState::Corrupt;
-        e.problem = "data file " + c.data_path(v) + " has " +
-                    std::to_string(file_size(c.data_path(v))) + " bytes, the commit record says " +
-                    std::to_string(e.record->file_bytes);
+        e.problem = "data file " + c.data_path(v) + " has " + std::to_string(bytes) +
+                    " bytes, the commit record says " + std::to_string(e.record->file_bytes);
       } else {
         e.state = VersionState::Committed;
       }

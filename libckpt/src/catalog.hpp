@@ -18,6 +18,29 @@ std::string version_stem(const std::string &prefix, std::int64_t version); // "c
 std::string data_file_name(const std::string &prefix, std::int64_t version);
 std::string commit_file_name(const std::string &prefix, std::int64_t version);
 
+/// What a directory entry named after `prefix` is (docs/FORMAT.md, "File
+/// names"): `<prefix>.v<digits>` followed by `.h5`, `.commit` or
+/// `.commit.tmp.<suffix>`, where <digits> is the version in 6 to 9 digits
+/// (zero-padded to 6, no other leading zeros) and the version is
+/// 1 .. k_max_version.
+enum class FileRole { DataFile, CommitRecord, CommitTemporary };
+struct ParsedFileName {
+  std::int64_t version = 0;
+  FileRole role = FileRole::DataFile;
+};
+/// The version and role of `name`, or nullopt when it is not a file of
+/// `prefix`; then `reason` says why when the name starts like one
+/// ("<prefix>.v") and stays empty for unrelated names.
+std::optional<ParsedFileName> parse_file_name(const std::string &prefix, const std::string &name,
+                                              std::string &reason);
+
+/// A directory entry that starts like a checkpoint file of the prefix but is
+/// not one (or is a leftover temporary file): the catalog ignores it.
+struct IgnoredName {
+  std::string name;
+  std::string reason;
+};
+
 enum class VersionState { Committed, Incomplete, Corrupt };
 const char *to_string(VersionState state) noexcept;
 
@@ -40,6 +63,9 @@ public:
   [[nodiscard]] const std::map<std::int64_t, VersionEntry> &entries() const noexcept {
     return m_entries;
   }
+  /// Names that look like files of the prefix but are not part of any
+  /// version (foreign files, out-of-range versions, temporary files).
+  [[nodiscard]] const std::vector<IgnoredName> &ignored() const noexcept { return m_ignored; }
   [[nodiscard]] const VersionEntry *find(std::int64_t version) const noexcept;
   /// Committed versions, newest first.
   [[nodiscard]] std::vector<std::int64_t> committed_newest_first() const;
@@ -65,6 +91,7 @@ private:
   std::string m_dir;
   std::string m_prefix;
   std::map<std::int64_t, VersionEntry> m_entries;
+  std::vector<IgnoredName> m_ignored;
 };
 
 } // namespace ckpt::detail

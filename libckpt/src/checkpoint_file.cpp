@@ -2,11 +2,16 @@
 
 #include "debug_hooks.hpp"
 #include "error.hpp"
+#include "fs.hpp"
+#include "log.hpp"
 #include "mpi_util.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ckpt::detail {
@@ -113,29 +118,67 @@ H5Id index_row_type() {
   return t;
 }
 
+namespace {
+
+/// Rank 0 before creating `path`: a regular file of that name is the
+/// leftover of an attempt that crashed before its commit, and is removed
+/// (unlink removes the entry itself); anything else there (a symbolic link,
+/// FIFO, directory) is refused: a checkpoint is never written through it.
+void remove_stale_data_file(const std::string &path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    throw_errno(errno, "cannot stat " + path);
+  }
+  if (!S_ISREG(st.st_mode))
+    throw IoError(CKPT_ERR_IO, "cannot create checkpoint file " + path +
+                                   ": the name is taken by something that is not a regular "
+                                   "file (libckpt never writes through a symbolic link); "
+                                   "remove it");
+  remove_file(path);
+  log_debug("removed " + path + ", left by an earlier attempt that did not commit");
+}
+
+} // namespace
+
 CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
                                       const FileHeader &header, const Sizes &sizes) {
   silence_hdf5_errors();
+  const int rank = comm_rank(comm);
+  // Each step is agreed before the next collective one, so that a failure on
+  // one rank never leaves the others waiting.
+  // 1. Rank 0 clears the way: a regular file of a crashed attempt goes; a
+  //    link or anything else at that name is refused.
+  agree(comm, capture([&] {
+          if (rank == 0) remove_stale_data_file(path);
+        }));
+  // 2. The file is new (H5F_ACC_EXCL, like O_EXCL): nothing existing is opened.
   CheckpointFile f;
   f.m_path = path;
-  // Each step is agreed before the next collective one: a rank whose
-  // definition failed must not leave the others waiting in a close.
   agree(comm, capture([&] {
           H5Id fapl = file_access(comm);
-          f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+          f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()));
           if (!f.m_file.valid()) throw_hdf5("cannot create checkpoint file " + path);
         }));
-  // The definition is a sequence of collective HDF5 calls: a failure shows
-  // when it returns (and is injected there), then it is agreed.
+  // 3. The definition is a sequence of collective HDF5 calls: a failure shows
+  //    when it returns (and is injected there); rank 0 then checks that what
+  //    was created is a regular file. Agreed; on failure every rank abandons.
   const std::exception_ptr defined = capture([&] {
     f.m_header = header;
     f.define(header, sizes);
-    debug_fail_point("checkpoint_define", comm_rank(comm));
+    debug_fail_point("checkpoint_define", rank);
+    if (rank == 0) {
+      try {
+        require_regular_file(path);
+      } catch (const Error &e) {
+        throw IoError(CKPT_ERR_IO, std::string("checkpoint file just created: ") + e.what());
+      }
+    }
   });
   try {
     agree(comm, defined);
   } catch (...) {
-    f.abandon(comm, comm_rank(comm) == 0);
+    f.abandon(comm, rank == 0);
     throw;
   }
   return f;
@@ -371,7 +414,15 @@ void CheckpointFile::abandon(MPI_Comm comm, bool truncater) noexcept {
   m_stored.reset();
   m_data.reset();
   if (!m_file.valid()) return;
-  if (truncater) ::truncate(m_path.c_str(), 0);
+  if (truncater) {
+    // Never through a symbolic link.
+    const int fd = ::open(m_path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      if (::ftruncate(fd, 0) != 0) {
+      }
+      ::close(fd);
+    }
+  }
   MPI_Barrier(comm);
   // With its space freed, the metadata flush of the close succeeds. A close
   // that fails leaves HDF5 unable to close the file again, so it is tried

@@ -29,7 +29,9 @@ class CheckpointFile {
 public:
   using Sizes = FileSizes;
 
-  /// Collective over comm: creates (truncates) `path` with empty datasets.
+  /// Collective over comm: creates `path` (a new file: H5F_ACC_EXCL; rank 0
+  /// first removes a regular file of that name left by a crashed attempt and
+  /// refuses a symbolic link or other non-regular file) with empty datasets.
   /// Agreed: when it fails on any rank, it fails on every rank with the same
   /// error and nothing stays open.
   static CheckpointFile create(const std::string &path, MPI_Comm comm, const FileHeader &header,

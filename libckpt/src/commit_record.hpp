@@ -5,6 +5,7 @@
 #ifndef CKPT_DETAIL_COMMIT_RECORD_HPP
 #define CKPT_DETAIL_COMMIT_RECORD_HPP
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +13,16 @@
 namespace ckpt::detail {
 
 constexpr int k_commit_format_version = 1;
+
+/// Version numbers are 1 .. k_max_version: file names carry them in 6 to 9
+/// digits (docs/FORMAT.md, "File names").
+constexpr std::int64_t k_max_version = 999999999;
+/// Longest delta chain: the runtime starts a new base at this length,
+/// whatever the config key base_every says.
+constexpr std::size_t k_max_chain_length = 1000;
+/// Largest commit record accepted: a record with the longest chain of the
+/// largest versions takes about 11 KiB.
+constexpr std::uint64_t k_max_commit_record_bytes = 64 * 1024;
 
 struct CommitRecord {
   std::int64_t version = 0;
@@ -38,7 +49,11 @@ struct CommitRecord {
   }
 
   [[nodiscard]] std::string serialize() const;
-  /// Throws FormatError (naming `origin`) when the text is damaged.
+  /// Strict: every key of the format exactly once and nothing else, decimal
+  /// numbers without sign (step and time_unix may be negative) or trailing
+  /// characters and within their range, a chain of increasing versions that
+  /// ends with `version`, at most k_max_commit_record_bytes. Throws
+  /// FormatError naming `origin` and, where it applies, the line.
   static CommitRecord parse(const std::string &text, const std::string &origin);
 };
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace po = boost::program_options;
 
@@ -19,7 +20,8 @@ const std::vector<OptionSpec> &option_table() {
   static const std::vector<OptionSpec> table = {
       {"dir", OptionKind::String, "ckpt", "directory holding the checkpoint files"},
       {"prefix", OptionKind::String, "ckpt",
-       "file name prefix: files are <dir>/<prefix>.v<NNNNNN>.h5 and .commit"},
+       "file name prefix: files are <dir>/<prefix>.v<NNNNNN>.h5 and .commit; letters, digits, "
+       "'.', '_', '-' and '+', not starting with '.' or '-', no '..', at most 128 characters"},
       {"block_size", OptionKind::Size, "64KiB",
        "bytes per hashed block; only blocks whose hash changed are written", "", 512,
        INT64_C(1) << 30},
@@ -101,11 +103,35 @@ std::uint64_t parse_size(const std::string &text) {
   return number * mult;
 }
 
+namespace {
+
+/// The prefix becomes part of file names in the checkpoint directory: it must
+/// name a file there, never a path elsewhere or a hidden file.
+void validate_prefix(const std::string &value, const std::string &where) {
+  const auto bad = [&](const std::string &why) {
+    throw ConfigError("bad value '" + value + "' for " + where + ": " + why);
+  };
+  if (value.size() > 128) bad("longer than 128 characters");
+  if (value[0] == '.' || value[0] == '-') bad("must not start with '.' or '-'");
+  if (value.find("..") != std::string::npos) bad("must not contain '..'");
+  for (char c : value)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' &&
+        c != '+')
+      bad((std::isprint(static_cast<unsigned char>(c))
+               ? "must not contain '" + std::string(1, c) + "'"
+               : std::string("must not contain a control character")) +
+          " (allowed: letters, digits, '.', '_', '-', '+'; the prefix is a file name, not a "
+          "path: use the key dir for the directory)");
+}
+
+} // namespace
+
 void validate_option(const OptionSpec &spec, const std::string &value, const std::string &origin) {
   const std::string where = "key '" + std::string(spec.key) + "' (from " + origin + ")";
   switch (spec.kind) {
   case OptionKind::String:
     if (value.empty()) throw ConfigError("empty value for " + where);
+    if (std::string(spec.key) == "prefix") validate_prefix(value, where);
     return;
   case OptionKind::Bool: {
     bool b = false;
@@ -174,6 +200,10 @@ Config Config::resolve(const std::string &file, const std::map<std::string, std:
                        bool use_environment) {
   Config config;
   if (!file.empty()) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      throw ConfigError("configuration file '" + file + "' is not a regular file" +
+                        (S_ISDIR(st.st_mode) ? " (it is a directory)" : ""));
     std::ifstream in(file);
     if (!in) throw ConfigError("cannot open configuration file '" + file + "'");
     // Keys may stand alone or in a [ckpt] section.

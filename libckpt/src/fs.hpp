@@ -3,6 +3,7 @@
 #define CKPT_DETAIL_FS_HPP
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,11 +17,40 @@ std::uint64_t file_size(const std::string &path);
 void make_directories(const std::string &path);
 /// Proves that files can be created in `dir` (creates and removes a probe).
 void check_writable_directory(const std::string &dir);
+/// False (with the reason in `why`) when files cannot be created in `dir`
+/// because of its permissions or a read-only file system; throws IoError for
+/// any other failure.
+bool directory_is_writable(const std::string &dir, std::string &why);
+/// Empty, or a warning when other users can create or replace files in `dir`
+/// (group/other writable without the sticky bit, or owned by another user).
+std::string shared_directory_warning(const std::string &dir);
 std::vector<std::string> list_directory(const std::string &dir);
-std::string read_file(const std::string &path);
-/// Writes `content` to `path` atomically: temporary file, fsync, rename,
-/// fsync of the directory (the fsyncs only when `durable`).
+
+/// Bound of read_file() when the caller gives none.
+constexpr std::uint64_t k_default_read_limit = std::uint64_t{1} << 20;
+/// Reads a regular file of at most `max_bytes` bytes. The file is opened
+/// without following a symbolic link and without blocking (a FIFO or device
+/// is refused, not waited on); a larger file is refused before it is read.
+/// Throws IoError naming the path.
+std::string read_file(const std::string &path, std::uint64_t max_bytes = k_default_read_limit);
+/// Reads a regular file (opened as by read_file) line by line, calling
+/// `line(number, text)` for each line (1-based, without its newline) of at
+/// most `max_line` bytes and `too_long(number)` for each longer one, which is
+/// skipped without being kept in memory.
+void read_lines(const std::string &path, std::size_t max_line,
+                const std::function<void(std::size_t, const std::string &)> &line,
+                const std::function<void(std::size_t)> &too_long);
+/// Throws IoError unless `path` is a regular file itself (not a symbolic
+/// link, FIFO, device, socket or directory). Call it before handing a path to
+/// a library that opens it by name (H5Fopen).
+void require_regular_file(const std::string &path);
+/// Writes `content` to `path` atomically: a new temporary file
+/// `<path>.tmp.XXXXXX` (created exclusively, never through a symbolic link),
+/// fsync, rename, fsync of the directory (the fsyncs only when `durable`).
 void write_file_atomic(const std::string &path, const std::string &content, bool durable);
+/// Appends `text` to `path` (created if missing) in one write, never through
+/// a symbolic link; the file must be a regular file.
+void append_to_file(const std::string &path, const std::string &text);
 void fsync_file(const std::string &path);
 void fsync_directory(const std::string &dir);
 /// Reserves the blocks of bytes [0, size) of an existing file so that later
@@ -35,6 +65,40 @@ void drop_cached_pages(const std::string &path) noexcept;
 std::uint64_t available_bytes(const std::string &path);
 /// Removes a file; a missing file is not an error. Returns false if missing.
 bool remove_file(const std::string &path);
+
+/// An exclusive advisory lock on a checkpoint directory, held for the life of
+/// the object: `<dir>/<prefix>.lock` (created if missing, never through a
+/// symbolic link) locked with flock(LOCK_EX | LOCK_NB). The lock file holds
+/// "pid <pid> host <host> since <unix time>" of the holder. Movable.
+class DirectoryLock {
+public:
+  DirectoryLock() noexcept = default;
+  /// Takes the lock. Throws IoError (CKPT_ERR_IO) naming the directory, and
+  /// the holder when known, when another process holds it. On a file system
+  /// without locks (flock: ENOSYS, EOPNOTSUPP, ENOLCK) returns an unlocked
+  /// object whose `unsupported()` explains why.
+  static DirectoryLock acquire(const std::string &dir, const std::string &prefix,
+                               const std::string &purpose);
+  ~DirectoryLock();
+  DirectoryLock(DirectoryLock &&other) noexcept;
+  DirectoryLock &operator=(DirectoryLock &&other) noexcept;
+  DirectoryLock(const DirectoryLock &) = delete;
+  DirectoryLock &operator=(const DirectoryLock &) = delete;
+
+  [[nodiscard]] bool held() const noexcept { return m_fd >= 0; }
+  [[nodiscard]] const std::string &path() const noexcept { return m_path; }
+  /// Why no lock could be taken (empty when held or never acquired).
+  [[nodiscard]] const std::string &unsupported() const noexcept { return m_unsupported; }
+  /// Releases the lock now (closing the file); the file itself stays.
+  void release() noexcept;
+
+private:
+  int m_fd = -1;
+  std::string m_path;
+  std::string m_unsupported;
+};
+
+std::string lock_file_name(const std::string &prefix); // "<prefix>.lock"
 
 } // namespace ckpt::detail
 

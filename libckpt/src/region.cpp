@@ -2,6 +2,8 @@
 
 #include "error.hpp"
 
+#include <cstdint>
+
 namespace ckpt::detail {
 
 std::size_t type_size(ckpt_type type) {
@@ -16,6 +18,14 @@ std::size_t type_size(ckpt_type type) {
   case CKPT_DOUBLE: return 8;
   }
   throw ArgumentError("unknown ckpt_type value " + std::to_string(static_cast<int>(type)));
+}
+
+ckpt_type type_from_integer(long long value, const std::string &context) {
+  if (value < CKPT_BYTE || value > CKPT_DOUBLE)
+    throw ArgumentError(context + ": unknown ckpt_type value " + std::to_string(value) +
+                        " (valid: " + std::to_string(CKPT_BYTE) + " to " +
+                        std::to_string(CKPT_DOUBLE) + ")");
+  return static_cast<ckpt_type>(value);
 }
 
 const char *type_name(ckpt_type type) noexcept {
@@ -39,6 +49,12 @@ Region &RegionRegistry::protect(int id, const std::string &name, void *data, std
                         std::to_string(k_max_region_name) + " characters, got '" + name + "'");
   if (elem_size == 0)
     throw ArgumentError("region " + std::to_string(id) + " '" + name + "': element size 0");
+  // The size in bytes must be representable, or the region would silently
+  // shrink to the wrapped product (and nothing of it be saved).
+  if (count > SIZE_MAX / elem_size)
+    throw ArgumentError("region " + std::to_string(id) + " '" + name +
+                        "': " + std::to_string(count) + " elements of " +
+                        std::to_string(elem_size) + " bytes overflow the size of a memory region");
   if (count > 0 && data == nullptr)
     throw ArgumentError("region " + std::to_string(id) + " '" + name + "': null pointer for " +
                         std::to_string(count) + " elements");

@@ -16,6 +16,10 @@ namespace ckpt::detail {
 constexpr std::size_t k_max_region_name = 63;
 
 std::size_t type_size(ckpt_type type); // throws ArgumentError for bad types
+/// The ckpt_type of an integer a caller passed, validated before it becomes
+/// an enumerator (an out-of-range enum value is undefined behaviour in C++).
+/// Throws ArgumentError naming `context` (e.g. "ckpt_protect: region 3 'x'").
+ckpt_type type_from_integer(long long value, const std::string &context);
 const char *type_name(ckpt_type type) noexcept;
 
 struct Region {

@@ -112,16 +112,36 @@ Runtime::Runtime(MPI_Comm comm, Config config) : m_config(std::move(config)) {
   set_log_rank(m_rank);
   set_log_level(m_config.log_level());
   m_dir = m_config.dir();
-  std::string latest_info;
+  std::uint64_t next = 1;
+  int had_checkpoints = 0;
   agree(m_comm.get(), capture([&] {
           if (m_rank != 0) return;
           make_directories(m_dir);
-          check_writable_directory(m_dir);
-          m_next_version = Catalog::scan(m_dir, m_config.prefix()).max_version() + 1;
+          static bool warned_shared = false; // once per process
+          const std::string shared = shared_directory_warning(m_dir);
+          if (!shared.empty() && !warned_shared) {
+            warned_shared = true;
+            log_warn(shared);
+          }
+          if (directory_is_writable(m_dir, m_read_only_why)) {
+            m_read_only_why.clear();
+            m_lock = DirectoryLock::acquire(m_dir, m_config.prefix(), "libckpt job");
+            if (!m_lock.unsupported().empty()) log_warn(m_lock.unsupported());
+          } else {
+            log_warn("checkpoint directory " + m_dir + " is not writable (" + m_read_only_why +
+                     "): this session can restart from it but not write checkpoints");
+          }
+          const Catalog catalog = Catalog::scan(m_dir, m_config.prefix());
+          for (const IgnoredName &n : catalog.ignored())
+            log_debug("ignoring " + join_path(m_dir, n.name) + ": " + n.reason);
+          next = static_cast<std::uint64_t>(catalog.max_version()) + 1;
+          had_checkpoints = catalog.newest_committed() ? 1 : 0;
         }));
-  std::uint64_t next = static_cast<std::uint64_t>(m_next_version);
   check_mpi(MPI_Bcast(&next, 1, MPI_UINT64_T, 0, m_comm.get()), "MPI_Bcast");
+  check_mpi(MPI_Bcast(&had_checkpoints, 1, MPI_INT, 0, m_comm.get()), "MPI_Bcast");
+  broadcast(m_comm.get(), m_read_only_why, 0);
   m_next_version = static_cast<std::int64_t>(next);
+  m_had_checkpoints = had_checkpoints != 0;
   SignalWatch::instance().install(m_config.signal_number());
 }
 
@@ -152,13 +172,24 @@ void Runtime::unprotect(int id) {
 
 CheckpointStats Runtime::checkpoint(std::int64_t step) {
   RuntimeScope scope;
+  // Known alike on every rank: every rank refuses before any collective.
+  if (!m_read_only_why.empty())
+    throw IoError(CKPT_ERR_IO, "ckpt_checkpoint: checkpoint directory " + m_dir +
+                                   " is not writable (" + m_read_only_why +
+                                   "): this session can only restart");
+  if (m_next_version > k_max_version)
+    throw IoError(CKPT_ERR_IO, "ckpt_checkpoint: checkpoint directory " + m_dir +
+                                   " already holds version " + std::to_string(k_max_version) +
+                                   ", the largest version number; move its checkpoints away");
   const MPI_Comm comm = m_comm.get();
   const double t0 = MPI_Wtime();
   end_restart();
   for_participants(comm, [&](CheckpointParticipant &p) { p.before_checkpoint(*this); });
 
   const std::int64_t version = m_next_version++;
-  bool base = !m_parent || static_cast<int>(m_chain.size()) >= m_config.base_every();
+  // A chain also ends at k_max_chain_length versions, whatever base_every says.
+  bool base = !m_parent || static_cast<int>(m_chain.size()) >= m_config.base_every() ||
+              m_chain.size() >= k_max_chain_length;
   std::vector<std::int64_t> chain = base ? std::vector<std::int64_t>{} : m_chain;
   chain.push_back(version);
   const std::uint64_t bs = m_config.block_size();
@@ -366,10 +397,12 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
         remove_file(path);
       } catch (const std::exception &) {
       }
-      log_error("checkpoint version " + std::to_string(version) +
-                " failed; the previous checkpoint" +
-                (m_parent ? " (version " + std::to_string(*m_parent) + ")" : std::string()) +
-                " is intact: " + e.what());
+      const std::string earlier =
+          m_parent ? "the previous checkpoint (version " + std::to_string(*m_parent) + ") is intact"
+          : m_had_checkpoints ? "the checkpoints already in " + m_dir + " are intact"
+                              : "no earlier checkpoint exists";
+      log_error("checkpoint version " + std::to_string(version) + " failed; " + earlier + ": " +
+                e.what());
     }
     for_participants(comm, [&](CheckpointParticipant &p) { p.after_checkpoint(*this, false); });
     throw;
@@ -442,11 +475,10 @@ void Runtime::append_stats_line(const CheckpointStats &s) noexcept {
         static_cast<unsigned long long>(s.written_bytes), static_cast<unsigned long long>(s.blocks),
         static_cast<unsigned long long>(s.dirty_blocks), s.seconds, m_size,
         static_cast<long long>(std::time(nullptr)));
-    const std::string path = join_path(m_dir, m_config.prefix() + ".stats");
-    if (FILE *f = std::fopen(path.c_str(), "a")) {
-      std::fputs(line, f);
-      std::fclose(f);
-    }
+    // Never through a symbolic link, never into a FIFO or device.
+    append_to_file(join_path(m_dir, m_config.prefix() + ".stats"), line);
+  } catch (const std::exception &e) {
+    log_warn(std::string("statistics line not written: ") + e.what());
   } catch (...) {
   }
 }
@@ -467,6 +499,7 @@ void Runtime::finalize() {
   m_restart.reset();
   SignalWatch::instance().install(0);
   m_regions.clear();
+  m_lock.release();
   m_comm.reset();
 }
 

@@ -3,6 +3,7 @@
 #define CKPT_DETAIL_RUNTIME_HPP
 
 #include "config.hpp"
+#include "fs.hpp"
 #include "mpi_util.hpp"
 #include "region.hpp"
 
@@ -22,7 +23,11 @@ struct RestartTimes;
 
 class Runtime {
 public:
-  /// Collective over comm. Validates the configuration and the directory.
+  /// Collective over comm. Validates the configuration and the directory,
+  /// and takes the directory's lock (rank 0) for the life of the session.
+  /// A directory that exists but cannot be written (permissions, read-only
+  /// file system) gives a read-only session: restart works, checkpoint()
+  /// fails with CKPT_ERR_IO naming the directory.
   Runtime(MPI_Comm comm, Config config);
   ~Runtime();
   Runtime(const Runtime &) = delete;
@@ -80,6 +85,10 @@ private:
   bool m_signal_requested = false;
   bool m_should_exit = false;
   std::unique_ptr<RestartSource> m_restart;
+  // Session-wide state of the directory (decided by rank 0, known by all).
+  DirectoryLock m_lock;           // rank 0: held until finalize()
+  std::string m_read_only_why;    // empty: checkpoints can be written
+  bool m_had_checkpoints = false; // a committed version existed at start
 };
 
 } // namespace ckpt::detail

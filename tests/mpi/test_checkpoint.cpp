@@ -58,16 +58,6 @@ void flip_payload_byte(const std::string &file, std::uint64_t at) {
   io.write(&c, 1);
 }
 
-template <class F> ckpt_status status_of(F &&fn, std::string *message = nullptr) {
-  try {
-    fn();
-  } catch (const ckpt::Error &e) {
-    if (message) *message = e.what();
-    return e.status();
-  }
-  return CKPT_SUCCESS;
-}
-
 } // namespace
 
 TEST(Checkpoint, RoundTripOfEveryType) {
@@ -401,27 +391,8 @@ TEST(BadInput, DirectoryThatCannotBeCreated) {
   EXPECT_NE(message.find(dir + "/a-file"), std::string::npos) << message;
 }
 
-namespace {
-/// A small tmpfs mounted by rank 0 (root only); empty when mounting is not allowed.
-struct SmallFs {
-  std::string dir;
-  bool mounted = false;
-  SmallFs(const std::string &path, const char *options) : dir(path) {
-    int ok = 0;
-    if (world_rank() == 0) {
-      mkdir(path.c_str(), 0755);
-      ok = mount("tmpfs", path.c_str(), "tmpfs", 0, options) == 0 ? 1 : 0;
-    }
-    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    mounted = ok == 1;
-  }
-  ~SmallFs() {
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (mounted && world_rank() == 0) umount2(dir.c_str(), MNT_DETACH);
-  }
-};
-} // namespace
-
+// A directory that cannot be written gives a read-only session: it starts
+// (restart works: tests/mpi/test_hardening.cpp), and a checkpoint is refused.
 TEST(BadInput, ReadOnlyDirectory) {
   const std::string dir = fresh_dir();
   SmallFs fs(dir, "size=1m");
@@ -431,9 +402,12 @@ TEST(BadInput, ReadOnlyDirectory) {
   }
   MPI_Barrier(MPI_COMM_WORLD);
   std::string message;
+  double x = 1;
   EXPECT_EQ(status_of(
                 [&] {
                   ckpt::Session s(MPI_COMM_WORLD, Options{{"dir", dir}});
+                  s.protect(0, "x", &x, 1);
+                  s.checkpoint(1);
                 },
                 &message),
             CKPT_ERR_IO);

@@ -3,12 +3,15 @@
 #ifndef CKPT_TESTS_SUPPORT_HPP
 #define CKPT_TESTS_SUPPORT_HPP
 
+#include <ckpt/ckpt.hpp>
+
 #include <gtest/gtest.h>
 #include <mpi.h>
 
 #include <cstdlib>
 #include <string>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ckpt_test {
@@ -48,6 +51,40 @@ inline bool all_ranks(bool ok) {
 }
 
 inline int run(const std::string &cmd) { return std::system(cmd.c_str()); }
+
+/// A small tmpfs mounted by rank 0 (root only); `mounted` is false when
+/// mounting is not allowed. Unmounted on destruction (collective).
+struct SmallFs {
+  std::string dir;
+  bool mounted = false;
+  SmallFs(const std::string &path, const char *options) : dir(path) {
+    int ok = 0;
+    if (world_rank() == 0) {
+      mkdir(path.c_str(), 0755);
+      ok = mount("tmpfs", path.c_str(), "tmpfs", 0, options) == 0 ? 1 : 0;
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    mounted = ok == 1;
+  }
+  ~SmallFs() {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (mounted && world_rank() == 0) umount2(dir.c_str(), MNT_DETACH);
+  }
+  SmallFs(const SmallFs &) = delete;
+  SmallFs &operator=(const SmallFs &) = delete;
+};
+
+/// The status of the ckpt::Error `fn` throws (CKPT_SUCCESS if none), and its
+/// message in `message`.
+template <class F> ckpt_status status_of(F &&fn, std::string *message = nullptr) {
+  try {
+    fn();
+  } catch (const ckpt::Error &e) {
+    if (message) *message = e.what();
+    return e.status();
+  }
+  return CKPT_SUCCESS;
+}
 
 } // namespace ckpt_test
 

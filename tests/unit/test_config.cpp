@@ -91,3 +91,31 @@ TEST(Config, TypedAccessors) {
   EXPECT_EQ(c.staging_bytes(), 1u << 20);
   EXPECT_EQ(Config::resolve("", {{"signal", "none"}}).signal_number(), 0);
 }
+
+TEST(Config, PrefixIsAFileNameNotAPath) {
+  for (const char *bad :
+       {"../x", "a/b", "/abs", "..", ".hidden", "-dash", "a..b", "sp ace", "tab\tx"}) {
+    const std::string m = config_error([&] { Config::resolve("", {{"prefix", bad}}, false); });
+    EXPECT_NE(m.find("'prefix'"), std::string::npos) << bad << ": " << m;
+  }
+  EXPECT_NE(config_error([&] {
+              Config::resolve("", {{"prefix", ""}}, false);
+            }).find("prefix"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] {
+              Config::resolve("", {{"prefix", std::string(129, 'p')}}, false);
+            }).find("128"),
+            std::string::npos);
+  for (const char *good : {"ckpt", "heat.run-2", "a_b+c", "Run7"})
+    EXPECT_EQ(Config::resolve("", {{"prefix", good}}, false).prefix(), good);
+}
+
+TEST(Config, ConfigurationFileMustBeARegularFile) {
+  std::system("rm -rf config-dir.ini && mkdir config-dir.ini");
+  std::string m = config_error([] { Config::resolve("config-dir.ini", {}, false); });
+  EXPECT_NE(m.find("config-dir.ini"), std::string::npos) << m;
+  EXPECT_NE(m.find("directory"), std::string::npos) << m;
+  std::system("rm -f config-fifo.ini && mkfifo config-fifo.ini");
+  m = config_error([] { Config::resolve("config-fifo.ini", {}, false); });
+  EXPECT_NE(m.find("not a regular file"), std::string::npos) << m;
+}

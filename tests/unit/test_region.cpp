@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 
 using namespace ckpt::detail;
@@ -37,4 +38,32 @@ TEST(RegionRegistry, BadArgumentsAreRejected) {
   EXPECT_THROW(type_size(bad_type), ArgumentError);
   EXPECT_EQ(type_size(CKPT_FLOAT), 4u);
   EXPECT_STREQ(type_name(CKPT_INT64), "int64");
+}
+
+TEST(RegionRegistry, SizeOverflowIsRejectedNamingTheRegion) {
+  RegionRegistry reg;
+  char a = 0;
+  try {
+    reg.protect(5, "huge", &a, SIZE_MAX / 2, 3, CKPT_BYTE);
+    ADD_FAILURE() << "an overflowing size was accepted";
+  } catch (const ArgumentError &e) {
+    EXPECT_NE(std::string(e.what()).find("region 5 'huge'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("overflow"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(reg.size(), 0u);
+  EXPECT_NO_THROW(reg.protect(5, "max", &a, SIZE_MAX / 4, 4, CKPT_BYTE));
+}
+
+TEST(RegionRegistry, TypeIntegersAreValidatedBeforeConversion) {
+  EXPECT_EQ(type_from_integer(7, "ctx"), CKPT_DOUBLE);
+  EXPECT_EQ(type_from_integer(0, "ctx"), CKPT_BYTE);
+  for (long long bad : {-1LL, 8LL, 99LL, 1LL << 40}) {
+    try {
+      type_from_integer(bad, "ckpt_protect: region 2 'grid'");
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const ArgumentError &e) {
+      EXPECT_NE(std::string(e.what()).find("region 2 'grid'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::to_string(bad)), std::string::npos) << e.what();
+    }
+  }
 }
