@@ -8,6 +8,7 @@
 #
 # usage: wildfire_kill_restart.sh WILDFIRE NP
 set -euo pipefail
+# shellcheck disable=SC2034 # APP is used by common.sh
 APP=$1
 NP=$2
 source "$(dirname "$0")/common.sh"
