@@ -238,11 +238,14 @@ inline int count_failures(bool failed, std::chrono::seconds patience) {
   }
 }
 
-/// The whole main() of an example called `name`: MPI start-up, then
-/// `run(argc, argv, rank, size, session)` (which parses the command line and
-/// returns the exit code; `session` lives here so that a failure can be agreed on before
-/// it is finalized), then errors reported once and MPI shut down.
-template <class Run> int example_main(const char *name, int argc, char **argv, Run run) {
+/// The whole main() of an example called `name`: MPI start-up; on every rank
+/// (so that all agree on usage errors) `parse(argc, argv, print)`, which
+/// returns the options or std::nullopt after --help (printed by rank 0);
+/// then `run(options, rank, size, session)`, which returns the exit code
+/// (`session` lives here so that a failure can be agreed on before it is
+/// finalized); then errors reported once and MPI shut down.
+template <class Parse, class Run>
+int example_main(const char *name, int argc, char **argv, Parse parse, Run run) {
   MPI_Init(&argc, &argv);
   int rank = 0;
   int size = 1;
@@ -253,7 +256,8 @@ template <class Run> int example_main(const char *name, int argc, char **argv, R
   std::string error;
   std::optional<ckpt::Session> session;
   try {
-    code = run(argc, argv, rank, size, session);
+    const auto opts = parse(argc, argv, rank == 0);
+    if (opts) code = run(*opts, rank, size, session);
   } catch (const UsageError &e) {
     code = exit_usage;
     error = e.what();

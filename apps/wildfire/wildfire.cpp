@@ -465,11 +465,5 @@ int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &s
 } // namespace
 
 int main(int argc, char **argv) {
-  return ckpt_example::example_main(
-      "wildfire", argc, argv,
-      [](int args, char **arg, int rank, int size, std::optional<ckpt::Session> &session) {
-        // Every rank parses the same command line, so all agree on usage errors.
-        const std::optional<Options> opts = parse_options(args, arg, rank == 0);
-        return opts ? run(*opts, rank, size, session) : ckpt_example::exit_ok;
-      });
+  return ckpt_example::example_main("wildfire", argc, argv, parse_options, run);
 }

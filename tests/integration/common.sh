@@ -189,6 +189,49 @@ wait_job() {
   ((RC != 124)) || fail "$APP_NAME did not finish within ${RUN_LIMIT}s (hang?)"
 }
 
+# ---- the random-kill experiment ---------------------------------------------
+
+# kill_and_restart NP STEPS EVERY MIN_KILL_STEP ARGS...: runs the application
+# on NP ranks for STEPS steps with a checkpoint every EVERY steps into
+# run/ckpt (ARGS added), kills it with SIGKILL at a random step from
+# MIN_KILL_STEP on (the whole job, or one random rank), checks that it died
+# with a committed checkpoint, restarts it with --restart, and checks that it
+# restarted from the newest commit at a step where a checkpoint was due.
+# Outputs: run/killed.txt, run/restarted.txt; sets KILL_STEP and STEP (the
+# step it restarted at). The caller compares the checksum.
+kill_and_restart() {
+  local np=$1 steps=$2 every=$3 min_step=$4 target committed version
+  shift 4
+  local args=(--steps "$steps" --checkpoint-every "$every" --dir run/ckpt "$@")
+  KILL_STEP=$((min_step + RANDOM % (steps - min_step)))
+  if ((np > 1 && RANDOM % 2 == 0)); then
+    target=job
+  else
+    target=$((RANDOM % np))
+  fi
+  log "plan: kill at step $KILL_STEP of $steps (checkpoint every $every), target: $([[ $target == job ]] && echo 'the whole job' || echo "rank $target")"
+
+  start_app "$np" run/killed.txt "${args[@]}" --sleep-ms 10 --print-every 1
+  wait_for_output "^step $KILL_STEP\$" || fail "$APP_NAME ended before step $KILL_STEP"
+  if [[ $target == job ]]; then kill_job; else kill_rank "$target"; fi
+  wait_job
+  ((RC != 0)) || fail "the killed run exited with 0"
+  if grep -q '^checksum ' run/killed.txt; then fail "the killed run finished anyway"; fi
+
+  report_interrupted run/ckpt
+  committed=$(newest_commit run/ckpt)
+  ((committed >= 1)) || fail "no committed checkpoint although step $KILL_STEP was reached"
+
+  run_app "$np" run/restarted.txt "${args[@]}" --restart
+  ((RC == 0)) || fail "the restarted run failed"
+  version=$(restarted_version run/restarted.txt)
+  STEP=$(restarted_step run/restarted.txt)
+  [[ -n $version ]] || fail "the restarted run did not say which version it restarted from"
+  ((version == committed)) || fail "restarted from version $version, not the newest committed $committed"
+  ((STEP % every == 0 && STEP >= KILL_STEP / every * every && STEP < steps)) ||
+    fail "restarted at step $STEP; expected a multiple of $every from $((KILL_STEP / every * every)) on"
+}
+
 # ---- checkpoint directory --------------------------------------------------
 
 # Newest committed version in DIR (commit records ckpt.v<6 digits>.commit), 0 if none.
