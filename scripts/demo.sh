@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
-# libckpt quick-start demo: runs the heat-equation example on 4 MPI ranks,
-# kills it with SIGKILL after a checkpoint was committed, restarts it from the
-# checkpoint and shows that the result is bit-for-bit the one of a run that
-# was never interrupted.
+# libckpt quick-start demo, in two parts. Each runs an example application on
+# 4 MPI ranks once without interruption, then again with checkpoints, kills it
+# with SIGKILL after a few checkpoints were committed, restarts it from the
+# newest checkpoint and shows that the result is bit-for-bit the one of the
+# run that was never interrupted.
+#
+#   1. heat: a 2-D heat equation. Every cell changes every step, so every
+#      checkpoint writes the whole state.
+#   2. wildfire: fires spreading over a landscape. Only the fronts change, so
+#      after each full (base) checkpoint libckpt writes small deltas: the log
+#      shows a few percent of the blocks dirty. The demo ends with `ckpt list`,
+#      `ckpt stats` and a picture of the checkpoint history (`ckpt stats --svg`).
 #
 # usage: scripts/demo.sh [BUILD_DIR]   (default ./build)
-# Knobs (environment): MPIEXEC (default mpiexec), NP (default 4).
+# Knobs (environment): MPIEXEC (default mpiexec), NP (default 4),
+#   SVG (the picture, default BUILD_DIR/wildfire-history.svg).
 set -euo pipefail
 
 BUILD_DIR=${1:-./build}
 HEAT=$BUILD_DIR/apps/heat/heat
+WILDFIRE=$BUILD_DIR/apps/wildfire/wildfire
+CKPT=$BUILD_DIR/tools/ckpt
 MPIEXEC=${MPIEXEC:-mpiexec}
 NP=${NP:-4}
-GRID=(--nx 512 --ny 512 --steps 300)
-EVERY=50
+SVG=${SVG:-$BUILD_DIR/wildfire-history.svg}
+HEAT_ARGS=(--nx 512 --ny 512 --steps 300)
+HEAT_EVERY=50
+FIRE_ARGS=(--steps 300) # 1024x1024 cells: 32 MiB of state, 8 MiB per rank on 4
+FIRE_EVERY=10
 
 say() { printf '\n==> %s\n' "$*"; }
 indent() { sed 's/^/    /'; }
 
-if [[ ! -x $HEAT ]]; then
-  echo "demo: $HEAT not found; build first, e.g. cmake -S . -B build && cmake --build build" >&2
-  exit 2
-fi
+for exe in "$HEAT" "$WILDFIRE" "$CKPT"; do
+  if [[ ! -x $exe ]]; then
+    echo "demo: $exe not found; build first, e.g. cmake -S . -B build && cmake --build build" >&2
+    exit 2
+  fi
+done
 command -v "$MPIEXEC" >/dev/null || {
   echo "demo: $MPIEXEC not found (set MPIEXEC)" >&2
   exit 2
@@ -34,80 +50,125 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-demo.XXXXXX")
 KILLED_SID=
+session_pids() { ps -e -o pid=,sid= | awk -v sid="$1" '$2 == sid { print $1 }'; }
+kill_session() {
+  local pid
+  for pid in $(session_pids "$1"); do kill -KILL "$pid" 2>/dev/null || true; done
+}
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-  local pid
-  if [[ -n $KILLED_SID ]]; then # never leave a rank of the killed run behind
-    for pid in $(ps -e -o pid=,sid= | awk -v sid="$KILLED_SID" '$2 == sid { print $1 }'); do
-      kill -KILL "$pid" 2>/dev/null || true
-    done
-  fi
+  # never leave a rank of a killed run behind
+  if [[ -n $KILLED_SID ]]; then kill_session "$KILLED_SID"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 checksum_of() { sed -n 's/^checksum \([0-9a-f]\{16\}\)$/\1/p' "$1"; }
 
-say "1/3  Reference: heat on $NP ranks (${GRID[*]}), no checkpoints, never interrupted"
-"${LAUNCH[@]}" "$HEAT" "${GRID[@]}" --checkpoint-every 0 --dir "$WORK/reference" \
-  >"$WORK/reference.txt" 2>&1 || {
-  indent <"$WORK/reference.txt"
-  echo "demo: the reference run failed" >&2
-  exit 1
-}
-indent <"$WORK/reference.txt"
-REFERENCE=$(checksum_of "$WORK/reference.txt")
-
-CKPT_DIR=$WORK/ckpt
-say "2/3  The same run with a checkpoint every $EVERY steps into $CKPT_DIR;"
-echo "     it will be killed with SIGKILL (launcher and all ranks) once a checkpoint is committed"
-# A session of its own, so that every process of the job can be killed at once.
-(
-  setsid "${LAUNCH[@]}" "$HEAT" "${GRID[@]}" --checkpoint-every "$EVERY" --dir "$CKPT_DIR" \
-    --sleep-ms 10 >"$WORK/killed.txt" 2>&1 &
-  echo "$!" >"$WORK/killed.sid"
-  wait "$!"
-) 2>/dev/null &
-WAITER=$!
-until [[ -s $WORK/killed.sid ]]; do sleep 0.01; done
-KILLED_SID=$(<"$WORK/killed.sid")
-
-# Wait for the commit record of the second checkpoint (ckpt.v000002.commit):
-# then the run is partway, with a committed checkpoint to come back to.
-until compgen -G "$CKPT_DIR/ckpt.v000002.commit" >/dev/null; do
-  if ! kill -0 "$WAITER" 2>/dev/null; then
-    indent <"$WORK/killed.txt"
-    echo "demo: the run ended before its second checkpoint" >&2
+# run NAME OUT ARGS...: runs to the end and shows the output; fails the demo
+# if the run fails.
+run() {
+  local name=$1 out=$2
+  shift 2
+  "${LAUNCH[@]}" "$@" >"$out" 2>&1 || {
+    indent <"$out"
+    echo "demo: the $name run failed" >&2
     exit 1
+  }
+  indent <"$out"
+}
+
+# run_and_kill VERSION OUT DIR ARGS...: starts the run in a session of its own
+# and kills the launcher and every rank with SIGKILL as soon as checkpoint
+# VERSION of DIR is committed: the run is then partway, with a committed
+# checkpoint to come back to.
+run_and_kill() {
+  local version=$1 out=$2 dir=$3 waiter
+  shift 3
+  rm -f "$out.sid"
+  (
+    setsid "${LAUNCH[@]}" "$@" >"$out" 2>&1 &
+    echo "$!" >"$out.sid"
+    wait "$!"
+  ) 2>/dev/null &
+  waiter=$!
+  until [[ -s $out.sid ]]; do sleep 0.01; done
+  KILLED_SID=$(<"$out.sid")
+  until compgen -G "$(printf '%s/ckpt.v%06d.commit' "$dir" "$version")" >/dev/null; do
+    if ! kill -0 "$waiter" 2>/dev/null; then
+      indent <"$out"
+      echo "demo: the run ended before its checkpoint $version" >&2
+      exit 1
+    fi
+    sleep 0.01
+  done
+  kill_session "$KILLED_SID"
+  wait "$waiter" || true
+  indent <"$out"
+  echo "     *** killed with SIGKILL ***"
+}
+
+# compare NAME REFERENCE_OUT RESTARTED_OUT: prints both checksums; false if
+# they differ.
+compare() {
+  local reference restarted
+  reference=$(checksum_of "$2")
+  restarted=$(checksum_of "$3")
+  echo "    $1, uninterrupted run:    checksum $reference"
+  echo "    $1, killed and restarted: checksum $restarted"
+  if [[ -n $reference && $reference == "$restarted" ]]; then
+    echo "    IDENTICAL: the restarted run reproduced the final state bit for bit."
+    return 0
   fi
-  sleep 0.01
-done
-for pid in $(ps -e -o pid=,sid= | awk -v sid="$KILLED_SID" '$2 == sid { print $1 }'); do
-  kill -KILL "$pid" 2>/dev/null || true
-done
-wait "$WAITER" || true
-indent <"$WORK/killed.txt"
-echo "     *** killed with SIGKILL ***"
+  echo "    DIFFERENT: the restarted run did not reproduce the final state!"
+  return 1
+}
+
+# ---- part 1: heat, every cell changes every step ---------------------------
+
+say "1/6  heat (2-D heat equation) on $NP ranks (${HEAT_ARGS[*]}): reference run, no checkpoints, never interrupted"
+run reference "$WORK/heat-reference.txt" "$HEAT" "${HEAT_ARGS[@]}" --checkpoint-every 0 \
+  --dir "$WORK/heat-reference"
+
+HEAT_DIR=$WORK/heat.ckpt
+say "2/6  The same run with a checkpoint every $HEAT_EVERY steps into $HEAT_DIR;"
+echo "     it will be killed with SIGKILL (launcher and all ranks) once checkpoint 2 is committed."
+echo "     Every cell of the heat equation changes every step: every checkpoint writes all blocks."
+run_and_kill 2 "$WORK/heat-killed.txt" "$HEAT_DIR" "$HEAT" "${HEAT_ARGS[@]}" \
+  --checkpoint-every "$HEAT_EVERY" --dir "$HEAT_DIR" --sleep-ms 10
 echo "     checkpoint directory after the crash:"
 # shellcheck disable=SC2012 # a listing for the reader, not parsed
-ls -l "$CKPT_DIR" | tail -n +2 | indent
+ls -l "$HEAT_DIR" | tail -n +2 | indent
 
-say "3/3  Restart from the newest committed checkpoint (heat --restart)"
-"${LAUNCH[@]}" "$HEAT" "${GRID[@]}" --checkpoint-every "$EVERY" --dir "$CKPT_DIR" --restart \
-  >"$WORK/restarted.txt" 2>&1 || {
-  indent <"$WORK/restarted.txt"
-  echo "demo: the restarted run failed" >&2
-  exit 1
-}
-indent <"$WORK/restarted.txt"
-RESTARTED=$(checksum_of "$WORK/restarted.txt")
+say "3/6  Restart from the newest committed checkpoint (heat --restart)"
+run restarted "$WORK/heat-restarted.txt" "$HEAT" "${HEAT_ARGS[@]}" \
+  --checkpoint-every "$HEAT_EVERY" --dir "$HEAT_DIR" --restart
+
+# ---- part 2: wildfire, only the fronts change ------------------------------
+
+FIRE_DIR=$WORK/wildfire.ckpt
+say "4/6  wildfire (fires spreading; only the fronts change) on $NP ranks (${FIRE_ARGS[*]}): reference run"
+run reference "$WORK/fire-reference.txt" "$WILDFIRE" "${FIRE_ARGS[@]}" --checkpoint-every 0 \
+  --dir "$WORK/fire-reference"
+
+say "5/6  The same run with a checkpoint every $FIRE_EVERY steps into $FIRE_DIR, killed with"
+echo "     SIGKILL once checkpoint 12 is committed. libckpt's defaults: a base (every block)"
+echo "     every 8 checkpoints, deltas (only the blocks whose XXH3 hash changed) in between."
+run_and_kill 12 "$WORK/fire-killed.txt" "$FIRE_DIR" "$WILDFIRE" "${FIRE_ARGS[@]}" \
+  --checkpoint-every "$FIRE_EVERY" --dir "$FIRE_DIR" --sleep-ms 10
+
+say "6/6  Restart from the newest committed checkpoint (wildfire --restart)"
+run restarted "$WORK/fire-restarted.txt" "$WILDFIRE" "${FIRE_ARGS[@]}" \
+  --checkpoint-every "$FIRE_EVERY" --dir "$FIRE_DIR" --restart
+
+say "The checkpoints of wildfire: ckpt list $FIRE_DIR"
+"$CKPT" list "$FIRE_DIR" | indent
+say "Their history: ckpt stats $FIRE_DIR --svg $SVG"
+"$CKPT" stats "$FIRE_DIR" --svg "$SVG" | indent
 
 say "Result"
-echo "    uninterrupted run:    checksum $REFERENCE"
-echo "    killed and restarted: checksum $RESTARTED"
-if [[ -n $REFERENCE && $REFERENCE == "$RESTARTED" ]]; then
-  echo "    IDENTICAL: the restarted run reproduced the final field bit for bit."
-  exit 0
-fi
-echo "    DIFFERENT: the restarted run did not reproduce the final field!"
-exit 1
+status=0
+compare heat "$WORK/heat-reference.txt" "$WORK/heat-restarted.txt" || status=1
+compare wildfire "$WORK/fire-reference.txt" "$WORK/fire-restarted.txt" || status=1
+echo "    The picture of wildfire's checkpoints (bytes written, dirty ratio, time): $SVG"
+exit "$status"

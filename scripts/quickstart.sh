@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: install what is missing, build libckpt, and run the demo (a heat
-# job that checkpoints, is killed with SIGKILL, restarts, and proves that its
-# result is bit-for-bit identical to an uninterrupted run).
+# job and a wildfire job that checkpoint, are killed with SIGKILL, restart,
+# and prove that their results are bit-for-bit identical to uninterrupted
+# runs; wildfire's checkpoints are small deltas, drawn by `ckpt stats --svg`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}

@@ -4,13 +4,16 @@
 #include "fs.hpp"
 #include "json_writer.hpp"
 #include "stats_file.hpp"
+#include "stats_svg.hpp"
 #include "text_format.hpp"
 #include "tool_cli.hpp"
 
 #include <ckpt/ckpt.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <unistd.h>
@@ -121,6 +124,25 @@ void print_text(const std::string &path, const StatsFile &stats) {
             << "/s on average\n";
 }
 
+/// Writes the SVG picture to `file` (bad_input when it cannot be written;
+/// a partial file is removed).
+void write_svg(const std::string &file, const Location &where, const StatsFile &stats) {
+  if (file.empty()) throw bad_input("--svg needs a file name");
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    const int err = errno;
+    throw bad_input("cannot write " + file + ": " + std::strerror(err));
+  }
+  const std::string source =
+      where.prefix == "ckpt" ? where.dir : where.dir + " (prefix " + where.prefix + ")";
+  write_stats_svg(out, stats.entries, source);
+  out.close();
+  if (!out) {
+    std::remove(file.c_str());
+    throw bad_input("cannot write " + file + ": write failed");
+  }
+}
+
 } // namespace
 
 int run_stats(const Arguments &args) {
@@ -130,9 +152,14 @@ int run_stats(const Arguments &args) {
                   "(one JSON object per line): version, step, kind, ranks, state size, bytes "
                   "written, dirty ratio (blocks written / blocks), time from entry to commit, "
                   "bandwidth (bytes written / time) and commit time. Lines that cannot be read "
-                  "(a run killed while appending) are skipped with a warning.");
+                  "(a run killed while appending) are skipped with a warning. --svg FILE also "
+                  "draws the history as one SVG picture: bytes written against the state size, "
+                  "dirty ratio and time of every checkpoint, bases and deltas in their own "
+                  "colours.");
   cli.add_location_options();
   cli.add_json_option();
+  cli.options().add_options()("svg", po::value<std::string>()->value_name("FILE"),
+                              "also draw the history as an SVG picture into FILE");
   if (!cli.parse(args)) return k_exit_ok;
   const Location where = resolve_location(cli);
   if (!detail::is_directory(where.dir))
@@ -155,10 +182,14 @@ int run_stats(const Arguments &args) {
   for (const StatsProblem &p : stats.problems)
     std::cerr << "ckpt stats: warning: " << path << " line " << p.line << " skipped: " << p.problem
               << "\n";
-  if (cli.json())
+  if (cli.has("svg")) write_svg(cli.get<std::string>("svg"), where, stats);
+  if (cli.json()) {
     print_json(where, path, stats);
-  else
+  } else {
     print_text(path, stats);
+    if (cli.has("svg"))
+      std::cout << "\nhistory drawn in " << cli.get<std::string>("svg") << " (SVG)\n";
+  }
   return k_exit_ok;
 }
 

@@ -9,6 +9,8 @@
 // global row-major order). Exit codes: 0 done, 85 (CKPT_EXIT_REQUEUE)
 // checkpointed on a signal and should be requeued, 1 runtime error, 2 usage
 // error.
+#include "example_run.hpp"
+
 #include <ckpt/ckpt.hpp>
 
 #include <boost/program_options.hpp>
@@ -16,27 +18,21 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cinttypes>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_runtime_error = 1;
-constexpr int exit_usage = 2;
+using namespace ckpt_example;
 
 /// Boundary temperatures: the global grid is surrounded by a fixed ring.
 constexpr double north_edge = 100.0; // the hot edge
@@ -46,41 +42,14 @@ constexpr double east_edge = 0.0;
 /// Diffusion number of the explicit scheme (stable up to 0.25).
 constexpr double alpha = 0.2;
 
-/// A bad command line: reported by rank 0, exit code 2.
-class UsageError : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
-
-enum class RestartMode { no, yes, automatic };
 enum class InitialField { pattern, cold };
 
 struct Options {
   std::int64_t nx = 512;
   std::int64_t ny = 512;
-  std::int64_t steps = 1000;
-  std::int64_t checkpoint_every = 100;
-  std::int64_t print_every = 0;
-  std::int64_t sleep_ms = 0;
-  std::string dir;    // empty: libckpt's configured directory
-  std::string config; // libckpt INI file, optional
-  RestartMode restart = RestartMode::no;
   InitialField init = InitialField::pattern;
+  RunOptions run;
 };
-
-void check_mpi(int rc, const char *call) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(rc, text, &length);
-  throw std::runtime_error(std::string(call) + " failed: " + std::string(text, length));
-}
-
-bool mpi_finalized() noexcept {
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  return finalized != 0;
-}
 
 /// Owns a communicator created by MPI (never WORLD or SELF).
 class Communicator {
@@ -115,15 +84,6 @@ private:
   MPI_Datatype m_type = MPI_DATATYPE_NULL;
 };
 
-std::int64_t parse_count(const boost::program_options::variables_map &vm, const char *name,
-                         std::int64_t min) {
-  const auto value = vm[name].as<std::int64_t>();
-  if (value < min)
-    throw UsageError("--" + std::string(name) + " must be at least " + std::to_string(min) +
-                     ", got " + std::to_string(value));
-  return value;
-}
-
 /// Parses the command line; std::nullopt after --help (already printed).
 std::optional<Options> parse_options(int argc, char **argv, bool print) {
   namespace po = boost::program_options;
@@ -138,68 +98,20 @@ std::optional<Options> parse_options(int argc, char **argv, bool print) {
     ("help,h", "print this help and exit")
     ("nx", po::value<std::int64_t>()->default_value(opts.nx), "global grid width (columns)")
     ("ny", po::value<std::int64_t>()->default_value(opts.ny), "global grid height (rows)")
-    ("steps", po::value<std::int64_t>()->default_value(opts.steps),
-     "total number of time steps of the run (a restarted run continues up to it)")
-    ("checkpoint-every", po::value<std::int64_t>()->default_value(opts.checkpoint_every),
-     "checkpoint every N steps (0: only when a checkpoint signal arrives)")
-    ("dir", po::value<std::string>(),
-     "checkpoint directory (default: libckpt's configured `dir`)")
-    ("config", po::value<std::string>(), "libckpt configuration (INI) file")
-    ("restart", po::value<std::string>()->default_value("no")->implicit_value("yes"),
-     "no: start fresh; yes (also `--restart` alone): restart from the newest valid "
-     "checkpoint, fail if there is none; auto: restart if a checkpoint exists")
     ("init", po::value<std::string>()->default_value("pattern"),
      "initial interior field: pattern (every point differs from its neighbours) or cold "
-     "(all zero: heat spreads in from the edges)")
-    ("sleep-ms", po::value<std::int64_t>()->default_value(0),
-     "sleep this many milliseconds per step (lets tests kill the run at a chosen moment)")
-    ("print-every", po::value<std::int64_t>()->default_value(0),
-     "print `step N` every N steps (0: never)");
+     "(all zero: heat spreads in from the edges)");
   // clang-format on
+  opts.run.add_to(desc);
 
   po::variables_map vm;
-  try {
-    const po::positional_options_description no_positionals;
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(no_positionals).run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error &e) {
-    throw UsageError(e.what());
-  }
-  if (vm.count("help") != 0) {
-    if (print) {
-      std::ostringstream text;
-      text << desc << '\n';
-      std::fputs(text.str().c_str(), stdout);
-      std::fflush(stdout);
-    }
-    return std::nullopt;
-  }
-
+  if (!parse_command_line(argc, argv, desc, print, vm)) return std::nullopt;
   opts.nx = parse_count(vm, "nx", 1);
   opts.ny = parse_count(vm, "ny", 1);
-  opts.steps = parse_count(vm, "steps", 0);
-  opts.checkpoint_every = parse_count(vm, "checkpoint-every", 0);
-  opts.sleep_ms = parse_count(vm, "sleep-ms", 0);
-  opts.print_every = parse_count(vm, "print-every", 0);
+  opts.run.read(vm);
   if (opts.nx > INT_MAX / opts.ny)
     throw UsageError("the grid " + std::to_string(opts.nx) + "x" + std::to_string(opts.ny) +
                      " is too large: at most " + std::to_string(INT_MAX) + " points");
-  if (vm.count("dir") != 0) {
-    opts.dir = vm["dir"].as<std::string>();
-    if (opts.dir.empty()) throw UsageError("--dir must not be empty");
-  }
-  if (vm.count("config") != 0) opts.config = vm["config"].as<std::string>();
-
-  const auto restart = vm["restart"].as<std::string>();
-  if (restart == "no")
-    opts.restart = RestartMode::no;
-  else if (restart == "yes")
-    opts.restart = RestartMode::yes;
-  else if (restart == "auto")
-    opts.restart = RestartMode::automatic;
-  else
-    throw UsageError("--restart must be no, yes or auto, got '" + restart + "'");
 
   const auto init = vm["init"].as<std::string>();
   if (init == "pattern")
@@ -443,75 +355,27 @@ int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &s
   const HaloExchange exchange_halos(dec);
   std::int64_t step = 0;
 
-  std::map<std::string, std::string> ckpt_options;
-  if (!opts.dir.empty()) ckpt_options["dir"] = opts.dir;
-  session.emplace(MPI_COMM_WORLD, opts.config, ckpt_options);
+  opts.run.open(session);
   session->protect(0, "temperature", cur.storage());
   session->protect(1, "step", &step, 1);
 
   if (rank == 0) {
-    const std::string every = opts.checkpoint_every > 0
-                                  ? "every " + std::to_string(opts.checkpoint_every) + " steps"
-                                  : std::string("on signal only");
     std::printf("heat: %" PRId64 "x%" PRId64 " grid on %d ranks (%dx%d), %" PRId64
                 " steps, checkpoints %s\n",
-                opts.nx, opts.ny, size, dec.dim(0), dec.dim(1), opts.steps, every.c_str());
+                opts.nx, opts.ny, size, dec.dim(0), dec.dim(1), opts.run.steps,
+                opts.run.checkpoint_text().c_str());
     std::fflush(stdout);
   }
+  restart_if_asked(*session, opts.run, step, rank);
 
-  if (opts.restart != RestartMode::no) {
-    const auto latest = session->latest();
-    if (latest) {
-      const ckpt::CheckpointId id = session->restart();
-      if (step != id.step)
-        throw std::runtime_error("restored step counter " + std::to_string(step) +
-                                 " differs from the checkpoint's step label " +
-                                 std::to_string(id.step));
-      if (step > opts.steps)
-        throw std::runtime_error("the checkpoint is at step " + std::to_string(step) +
-                                 ", past --steps " + std::to_string(opts.steps));
-      if (rank == 0) {
-        std::printf("restarted from version %" PRId64 " at step %" PRId64 "\n", id.version,
-                    id.step);
-        std::fflush(stdout);
-      }
-    } else if (opts.restart == RestartMode::yes) {
-      throw std::runtime_error("--restart: no committed checkpoint in " +
-                               (opts.dir.empty()
-                                    ? std::string("the configured checkpoint directory")
-                                    : "'" + opts.dir + "'") +
-                               " (use --restart=auto to start fresh when there is none)");
-    } else if (rank == 0) {
-      std::printf("no checkpoint found, starting at step 0\n");
-      std::fflush(stdout);
-    }
-  }
-
-  while (step < opts.steps) {
-    if (opts.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opts.sleep_ms));
+  while (step < opts.run.steps) {
+    pace(opts.run);
     exchange_halos(cur);
     jacobi_step(cur, next);
     std::swap(cur, next);
     ++step;
     session->protect(0, "temperature", cur.storage()); // same size: moves the pointer
-
-    const bool requested = session->need_checkpoint(); // collective: every rank, every step
-    const bool due = opts.checkpoint_every > 0 && step % opts.checkpoint_every == 0;
-    if (requested || due) session->checkpoint(step);
-    // A signal during the last step: the run is complete, nothing to requeue.
-    if (session->should_exit() && step < opts.steps) {
-      if (rank == 0) {
-        std::printf("checkpointed at step %" PRId64 " on a signal; exiting for requeue (%d)\n",
-                    step, CKPT_EXIT_REQUEUE);
-        std::fflush(stdout);
-      }
-      session->finalize();
-      return CKPT_EXIT_REQUEUE;
-    }
-    if (rank == 0 && opts.print_every > 0 && step % opts.print_every == 0) {
-      std::printf("step %" PRId64 "\n", step);
-      std::fflush(stdout);
-    }
+    if (checkpoint_after_step(*session, opts.run, step, rank)) return CKPT_EXIT_REQUEUE;
   }
 
   const std::uint64_t checksum = global_checksum(cur, dec);
@@ -523,69 +387,8 @@ int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &s
   return exit_ok;
 }
 
-/// Collective over WORLD: how many ranks failed. A rank that failed waits at
-/// most `patience` for the others: if some ranks are still busy (stuck in a
-/// collective the failed rank left), it returns -1.
-int count_failures(bool failed, std::chrono::seconds patience) {
-  int local = failed ? 1 : 0;
-  int total = 0;
-  MPI_Request request = MPI_REQUEST_NULL;
-  MPI_Iallreduce(&local, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD, &request);
-  if (!failed) {
-    MPI_Wait(&request, MPI_STATUS_IGNORE);
-    return total;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + patience;
-  for (;;) {
-    int done = 0;
-    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
-    if (done != 0) return total;
-    if (std::chrono::steady_clock::now() > deadline) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  int rank = 0;
-  int size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-
-  int code = exit_ok;
-  std::string error;
-  std::optional<ckpt::Session> session;
-  try {
-    // Every rank parses the same command line, so all agree on usage errors.
-    const std::optional<Options> opts = parse_options(argc, argv, rank == 0);
-    if (opts) code = run(*opts, rank, size, session);
-  } catch (const UsageError &e) {
-    code = exit_usage;
-    error = e.what();
-  } catch (const ckpt::Error &e) {
-    code = exit_runtime_error;
-    error = std::string(e.what()) + " [" + ckpt_status_name(e.status()) + "]";
-  } catch (const std::exception &e) {
-    code = exit_runtime_error;
-    error = e.what();
-  }
-
-  if (code == exit_usage) {
-    if (rank == 0) std::fprintf(stderr, "heat: %s (see heat --help)\n", error.c_str());
-  } else {
-    const int failures = count_failures(code == exit_runtime_error, std::chrono::seconds(10));
-    if (failures != 0 && failures != size) {
-      // Some ranks failed alone: the others cannot finish collectively.
-      if (code == exit_runtime_error)
-        std::fprintf(stderr, "heat: [rank %d] error: %s\n", rank, error.c_str());
-      std::fflush(stderr);
-      MPI_Abort(MPI_COMM_WORLD, exit_runtime_error);
-    }
-    if (failures == size && rank == 0) std::fprintf(stderr, "heat: error: %s\n", error.c_str());
-  }
-  session.reset(); // collective finalize, if run() did not finalize already
-  MPI_Finalize();
-  return code;
+  return ckpt_example::example_main("heat", argc, argv, parse_options, run);
 }

@@ -1,4 +1,6 @@
-# Shared helpers of the heat kill/restart tests. Sourced, not run.
+# Shared helpers of the kill/restart tests of the example applications (heat,
+# wildfire). Sourced, not run: the script sets APP (or HEAT) to the
+# application's executable first.
 # shellcheck shell=bash
 #
 # Environment (set by ckpt_add_script_test): CKPT_MPIEXEC, e.g.
@@ -18,6 +20,8 @@ read -r -a MPIEXEC <<<"${CKPT_MPIEXEC:-mpiexec --oversubscribe}"
 NP_FLAG=${CKPT_MPIEXEC_NUMPROC_FLAG:--n}
 RUN_LIMIT=${CKPT_TEST_RUN_LIMIT:-180} # seconds for one launcher run
 TEST_NAME=$(basename "$0" .sh)
+APP=${APP:-${HEAT:?set APP (or HEAT) to the application before sourcing common.sh}}
+APP_NAME=$(basename "$APP")
 
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
 fail() {
@@ -52,18 +56,19 @@ forward_env() {
 # Shows a run's output, indented, without the progress lines.
 show() { grep -v -E '^step [0-9]+$' "$1" | sed 's/^/    | /' || true; }
 
-# run_heat NP OUT ARGS...: runs heat to the end, output (both streams) in OUT.
-# Sets RC to the launcher's exit code.
-run_heat() {
+# run_app NP OUT ARGS...: runs the application to the end, output (both
+# streams) in OUT. Sets RC to the launcher's exit code. run_heat: the same.
+run_app() {
   local np=$1 out=$2
   shift 2
-  log "run: heat on $np ranks: $*"
+  log "run: $APP_NAME on $np ranks: $*"
   RC=0
-  timeout -k 10 "$RUN_LIMIT" "${MPIEXEC[@]}" "$NP_FLAG" "$np" "$HEAT" "$@" >"$out" 2>&1 || RC=$?
+  timeout -k 10 "$RUN_LIMIT" "${MPIEXEC[@]}" "$NP_FLAG" "$np" "$APP" "$@" >"$out" 2>&1 || RC=$?
   show "$out"
   log "exit code $RC"
-  if ((RC == 124)); then fail "heat did not finish within ${RUN_LIMIT}s (hang?)"; fi
+  if ((RC == 124)); then fail "$APP_NAME did not finish within ${RUN_LIMIT}s (hang?)"; fi
 }
+run_heat() { run_app "$@"; }
 
 # The checksum line of a finished run; fails unless there is exactly one.
 checksum_of() {
@@ -78,7 +83,7 @@ checksum_of() {
 reference_checksum() {
   local np=$1 out=$2
   shift 2
-  run_heat "$np" "$out" --checkpoint-every 0 "$@"
+  run_app "$np" "$out" --checkpoint-every 0 "$@"
   ((RC == 0)) || fail "the clean run failed"
   checksum_of "$out" >/dev/null
 }
@@ -105,17 +110,17 @@ kill_session() {
   for pid in $(session_pids "$1"); do kill -KILL "$pid" 2>/dev/null || true; done
 }
 
-# start_heat NP OUT ARGS...: starts heat in the background in a new session.
-# A subshell waits for it, so that the shell's "Killed" notice stays out of
-# the test output.
-start_heat() {
+# start_app NP OUT ARGS...: starts the application in the background in a new
+# session. A subshell waits for it, so that the shell's "Killed" notice stays
+# out of the test output. start_heat: the same.
+start_app() {
   local np=$1
   JOB_OUT=$2
   shift 2
-  log "start: heat on $np ranks: $*"
+  log "start: $APP_NAME on $np ranks: $*"
   rm -f "$JOB_OUT.sid"
   (
-    setsid timeout -k 10 "$RUN_LIMIT" "${MPIEXEC[@]}" "$NP_FLAG" "$np" "$HEAT" "$@" \
+    setsid timeout -k 10 "$RUN_LIMIT" "${MPIEXEC[@]}" "$NP_FLAG" "$np" "$APP" "$@" \
       >"$JOB_OUT" 2>&1 &
     echo "$!" >"$JOB_OUT.sid"
     wait "$!"
@@ -125,6 +130,7 @@ start_heat() {
   JOB_SID=$(<"$JOB_OUT.sid")
   SESSIONS+=("$JOB_SID")
 }
+start_heat() { start_app "$@"; }
 
 job_running() { kill -0 "$JOB_WAITER" 2>/dev/null; }
 
@@ -180,7 +186,50 @@ wait_job() {
   kill_session "$JOB_SID"
   show "$JOB_OUT"
   log "exit code $RC"
-  ((RC != 124)) || fail "heat did not finish within ${RUN_LIMIT}s (hang?)"
+  ((RC != 124)) || fail "$APP_NAME did not finish within ${RUN_LIMIT}s (hang?)"
+}
+
+# ---- the random-kill experiment ---------------------------------------------
+
+# kill_and_restart NP STEPS EVERY MIN_KILL_STEP ARGS...: runs the application
+# on NP ranks for STEPS steps with a checkpoint every EVERY steps into
+# run/ckpt (ARGS added), kills it with SIGKILL at a random step from
+# MIN_KILL_STEP on (the whole job, or one random rank), checks that it died
+# with a committed checkpoint, restarts it with --restart, and checks that it
+# restarted from the newest commit at a step where a checkpoint was due.
+# Outputs: run/killed.txt, run/restarted.txt; sets KILL_STEP and STEP (the
+# step it restarted at). The caller compares the checksum.
+kill_and_restart() {
+  local np=$1 steps=$2 every=$3 min_step=$4 target committed version
+  shift 4
+  local args=(--steps "$steps" --checkpoint-every "$every" --dir run/ckpt "$@")
+  KILL_STEP=$((min_step + RANDOM % (steps - min_step)))
+  if ((np > 1 && RANDOM % 2 == 0)); then
+    target=job
+  else
+    target=$((RANDOM % np))
+  fi
+  log "plan: kill at step $KILL_STEP of $steps (checkpoint every $every), target: $([[ $target == job ]] && echo 'the whole job' || echo "rank $target")"
+
+  start_app "$np" run/killed.txt "${args[@]}" --sleep-ms 10 --print-every 1
+  wait_for_output "^step $KILL_STEP\$" || fail "$APP_NAME ended before step $KILL_STEP"
+  if [[ $target == job ]]; then kill_job; else kill_rank "$target"; fi
+  wait_job
+  ((RC != 0)) || fail "the killed run exited with 0"
+  if grep -q '^checksum ' run/killed.txt; then fail "the killed run finished anyway"; fi
+
+  report_interrupted run/ckpt
+  committed=$(newest_commit run/ckpt)
+  ((committed >= 1)) || fail "no committed checkpoint although step $KILL_STEP was reached"
+
+  run_app "$np" run/restarted.txt "${args[@]}" --restart
+  ((RC == 0)) || fail "the restarted run failed"
+  version=$(restarted_version run/restarted.txt)
+  STEP=$(restarted_step run/restarted.txt)
+  [[ -n $version ]] || fail "the restarted run did not say which version it restarted from"
+  ((version == committed)) || fail "restarted from version $version, not the newest committed $committed"
+  ((STEP % every == 0 && STEP >= KILL_STEP / every * every && STEP < steps)) ||
+    fail "restarted at step $STEP; expected a multiple of $every from $((KILL_STEP / every * every)) on"
 }
 
 # ---- checkpoint directory --------------------------------------------------
@@ -197,7 +246,8 @@ newest_commit() {
   printf '%s\n' "$newest"
 }
 
-# restarted_version OUT: the version heat says it restarted from ("" if none).
+# restarted_version OUT: the version the application says it restarted from
+# ("" if none).
 restarted_version() {
   sed -n 's/^restarted from version \([0-9]\+\) at step \([0-9]\+\)$/\1/p' "$1"
 }

@@ -1,8 +1,9 @@
 // Unit tests of the ckpt tool's pieces that need no checkpoint files: the
-// JSON writer, the stats-file parser, one-line errors, version arguments and
-// text tables.
+// JSON writer, the stats-file parser, the SVG picture of the stats, one-line
+// errors, version arguments and text tables.
 #include "json_writer.hpp"
 #include "stats_file.hpp"
+#include "stats_svg.hpp"
 #include "text_format.hpp"
 #include "tool_cli.hpp"
 
@@ -172,4 +173,80 @@ TEST(ToolTextFormat, Units) {
   EXPECT_EQ(hex16(0xabc), "0000000000000abc");
   EXPECT_EQ(utc_time(0), "");
   EXPECT_EQ(utc_time(1763793855), "2025-11-22T06:44:15Z");
+}
+
+TEST(ToolStatsSvg, EscapesXmlText) {
+  EXPECT_EQ(xml_escape("a<b> & \"c\" 'd'"), "a&lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;");
+  EXPECT_EQ(xml_escape(std::string("tab\tnl\nbell\x07")), "tab\tnl\nbell?");
+}
+
+TEST(ToolStatsSvg, NiceScales) {
+  const auto expect_scale = [](double value, double max, double step) {
+    const AxisScale s = nice_scale(value, 5);
+    EXPECT_DOUBLE_EQ(s.max, max) << value;
+    EXPECT_DOUBLE_EQ(s.step, step) << value;
+  };
+  expect_scale(32, 40, 10);
+  expect_scale(0.27, 0.3, 0.1);
+  expect_scale(1, 1, 0.2);
+  expect_scale(100, 100, 20);
+  expect_scale(4.5, 5, 1);
+  expect_scale(0, 1, 0.2); // nothing to show: a unit axis
+}
+
+namespace {
+
+StatsEntry checkpoint(std::int64_t version, std::int64_t step, bool base, std::uint64_t dirty) {
+  StatsEntry e;
+  e.version = version;
+  e.step = step;
+  e.base = base;
+  e.base_version = base ? version : 1;
+  e.blocks = 64;
+  e.dirty_blocks = base ? 64 : dirty;
+  e.state_bytes = 64 * 65536;
+  e.written_bytes = e.dirty_blocks * 65536;
+  e.seconds = base ? 0.2 : 0.01;
+  return e;
+}
+
+std::size_t count(const std::string &text, const std::string &what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+TEST(ToolStatsSvg, OneMarkPerCheckpoint) {
+  // A base, two deltas, then a restart from version 2 (step 20) whose next
+  // checkpoint is at step 30 again.
+  const std::vector<StatsEntry> entries{checkpoint(1, 10, true, 0), checkpoint(2, 20, false, 3),
+                                        checkpoint(3, 30, false, 5), checkpoint(4, 30, false, 6)};
+  std::ostringstream out;
+  write_stats_svg(out, entries, "run <1> & \"co\"");
+  const std::string svg = out.str();
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_EQ(count(svg, "<g class=\"checkpoint\""), 4u);
+  EXPECT_EQ(count(svg, "data-kind=\"base\""), 1u);
+  EXPECT_EQ(count(svg, "data-kind=\"delta\""), 3u);
+  EXPECT_EQ(count(svg, "class=\"written\""), 4u);
+  EXPECT_EQ(count(svg, "class=\"dirty\""), 4u);
+  EXPECT_EQ(count(svg, "class=\"time\""), 4u);
+  EXPECT_NE(svg.find("run &lt;1&gt; &amp; &quot;co&quot;"), std::string::npos);
+  EXPECT_EQ(svg.find("run <1>"), std::string::npos);
+  EXPECT_EQ(count(svg, "class=\"restart\""), 1u);
+  EXPECT_NE(svg.find("restart: step back to 30"), std::string::npos);
+  EXPECT_NE(svg.find("deltas 4.7% to 9.4%"), std::string::npos);
+  EXPECT_NE(svg.find("state size 4.00 MiB"), std::string::npos);
+}
+
+TEST(ToolStatsSvg, EmptyHistory) {
+  std::ostringstream out;
+  write_stats_svg(out, {}, "empty");
+  EXPECT_EQ(count(out.str(), "class=\"checkpoint\""), 0u);
+  EXPECT_NE(out.str().find("no checkpoint recorded yet"), std::string::npos);
+  EXPECT_NE(out.str().find("</svg>"), std::string::npos);
 }
