@@ -228,6 +228,24 @@ void posix_write_fsync(const std::string &path, const void *data, std::uint64_t 
   fd.close(path);
 }
 
+void posix_read(const std::string &path, void *data, std::uint64_t bytes) {
+  Fd fd(path, O_RDONLY);
+  auto *p = static_cast<unsigned char *>(data);
+  std::uint64_t done = 0;
+  while (done < bytes) {
+    const std::size_t chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(bytes - done, 1ULL << 30));
+    const ssize_t n = ::read(fd.get(), p + done, chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw errno_error("read " + path);
+    }
+    if (n == 0) throw std::runtime_error("read " + path + ": the file is shorter than expected");
+    done += static_cast<std::uint64_t>(n);
+  }
+  fd.close(path);
+}
+
 void fsync_path(const std::string &path) {
   Fd fd(path, O_RDONLY);
   if (::fsync(fd.get()) != 0) throw errno_error("fsync " + path);

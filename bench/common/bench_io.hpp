@@ -58,6 +58,8 @@ void h5_read_slabs(MPI_Comm comm, const std::string &path, void *data, std::uint
 
 /// POSIX: write `bytes` to a new file `path` (truncated), fsync, close.
 void posix_write_fsync(const std::string &path, const void *data, std::uint64_t bytes);
+/// read(2) of `bytes` from the start of `path` into `data`, in one pass.
+void posix_read(const std::string &path, void *data, std::uint64_t bytes);
 
 /// fsync of a file or directory.
 void fsync_path(const std::string &path);

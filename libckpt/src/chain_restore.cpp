@@ -13,6 +13,9 @@
 namespace ckpt::detail {
 namespace {
 
+/// Bytes of planned reads the kernel is asked to fetch ahead of the reader.
+constexpr std::uint64_t k_prefetch_window = 64u << 20;
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -26,7 +29,7 @@ ChainRestorer::ChainRestorer(const RankChain &chain) : m_chain(chain) {
     if (file.size() != f.file_bytes)
       throw FormatError(f.path + " is " + std::to_string(file.size()) + " bytes long; it was " +
                         std::to_string(f.file_bytes) + " bytes when the chain was validated");
-    file.advise_sequential();
+    file.advise_random();
     m_files.push_back(std::move(file));
   }
   m_bridge = m_files.empty() ? 0 : device_bridge_bytes(m_files.front());
@@ -63,7 +66,7 @@ RestoreReport ChainRestorer::restore(const std::map<int, RestoreTarget> &targets
     ids.push_back(id);
   }
   ReadPlanOptions options;
-  options.bridge_bytes = m_bridge;
+  options.bridge_bytes = opts.bridge_bytes ? *opts.bridge_bytes : m_bridge;
   const std::vector<ReadChunk> plan = plan_reads(m_chain, ids, options);
   auto note = [&](const BlockDamage &d) {
     ++report.damaged;
@@ -79,9 +82,25 @@ RestoreReport ChainRestorer::restore(const std::map<int, RestoreTarget> &targets
     report.bytes_read += c.bytes;
     ++report.requests;
   }
+  // The kernel reads exactly the planned ranges, a window ahead of the
+  // reads, so that many requests are in flight (scattered blocks of a long
+  // chain cost little more than a sequential read) and skipped bytes are
+  // never read.
+  std::size_t prefetched = 0;
+  std::uint64_t ahead = 0;
+  auto prefetch_window = [&](std::size_t next) {
+    if (next > 0 && next <= plan.size()) ahead -= std::min(ahead, plan[next - 1].bytes);
+    while (prefetched < plan.size() && (prefetched <= next || ahead < k_prefetch_window)) {
+      const ReadChunk &c = plan[prefetched++];
+      m_files[c.file].prefetch(c.file_offset, c.bytes);
+      ahead += c.bytes;
+    }
+  };
   if (!opts.verify) {
-    for (const ReadChunk &c : plan)
-      read_chunk(c, targets);
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      prefetch_window(i);
+      read_chunk(plan[i], targets);
+    }
     report.read_seconds = seconds_since(t0);
     return report;
   }
@@ -96,6 +115,7 @@ RestoreReport ChainRestorer::restore(const std::map<int, RestoreTarget> &targets
     for (std::size_t i = 0; i < plan.size() && !stop.load(std::memory_order_relaxed); ++i) {
       std::exception_ptr e;
       try {
+        prefetch_window(i);
         read_chunk(plan[i], targets);
       } catch (...) {
         e = std::current_exception();

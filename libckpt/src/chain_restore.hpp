@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,9 @@ struct RestoreOptions {
   bool verify = true;         // hash every block against the newest hash
   std::size_t max_report = 1; // damaged blocks listed (all are counted)
   bool stop_on_damage = true; // stop reading at the first damaged block
+  /// Superseded bytes bridged between two needed ranges; empty: from the
+  /// device (device_bridge_bytes).
+  std::optional<std::uint64_t> bridge_bytes;
 };
 
 struct RestoreReport {

@@ -43,6 +43,10 @@ const std::vector<OptionSpec> &option_table() {
       {"staging_size", OptionKind::Size, "16MiB",
        "per-rank buffer that gathers scattered dirty blocks into large writes", "", 4096,
        INT64_C(1) << 34},
+      {"restart_bridge", OptionKind::Size, "auto",
+       "restart reads superseded bytes between two needed blocks of a file rather than skip "
+       "them when the gap is at most this long; auto: from the device (docs/FORMAT.md 5)",
+       "auto", 0, INT64_C(1) << 30},
   };
   return table;
 }
@@ -155,6 +159,7 @@ void validate_option(const OptionSpec &spec, const std::string &value, const std
     return;
   }
   case OptionKind::Size: {
+    if (*spec.choices != '\0' && value == spec.choices) return; // a keyword such as "auto"
     std::uint64_t v = 0;
     try {
       v = parse_size(value);
@@ -261,6 +266,11 @@ bool Config::exit_on_signal() const {
   return b;
 }
 std::uint64_t Config::staging_bytes() const { return parse_size(get("staging_size")); }
+std::optional<std::uint64_t> Config::restart_bridge_bytes() const {
+  const std::string &v = get("restart_bridge");
+  if (v == "auto") return std::nullopt;
+  return parse_size(v);
+}
 
 int Config::signal_number() const {
   const std::string &s = get("signal");

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,8 @@ public:
   [[nodiscard]] int signal_number() const; // 0: none
   [[nodiscard]] bool exit_on_signal() const;
   [[nodiscard]] std::uint64_t staging_bytes() const;
+  /// Empty for "auto" (the restart decides from the device).
+  [[nodiscard]] std::optional<std::uint64_t> restart_bridge_bytes() const;
 
 private:
   std::map<std::string, Entry> m_entries;

@@ -20,6 +20,7 @@ namespace ckpt::detail {
 class Catalog;
 struct RestartSource;
 struct RestartTimes;
+struct RestoreOptions;
 
 class Runtime {
 public:
@@ -66,6 +67,7 @@ private:
   std::unique_ptr<RestartSource> open_restart_source(const Catalog *catalog, std::int64_t version,
                                                      RestartTimes &times);
   void restore_protected(RestartSource &src, RestartTimes &times);
+  [[nodiscard]] RestoreOptions restore_options() const;
   CheckpointId finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
                               double seconds);
   std::vector<Region *> regions_in_order();

@@ -93,6 +93,13 @@ void check_layout(const IndexRow &row, const Region &region, const std::string &
 
 } // namespace
 
+RestoreOptions Runtime::restore_options() const {
+  RestoreOptions options;
+  options.verify = m_config.verify();
+  options.bridge_bytes = m_config.restart_bridge_bytes();
+  return options;
+}
+
 std::optional<std::size_t> Runtime::restored_bytes(int id) const {
   if (!m_restart) return std::nullopt;
   auto it = m_restart->chain.regions.find(id);
@@ -114,7 +121,7 @@ void Runtime::restore_late(Region &region) {
   check_layout(stored.row, region, src.chain.files.back().path);
   const RestoreReport report = src.restorer.restore(
       {{region.id, RestoreTarget{static_cast<unsigned char *>(region.data), region.bytes()}}},
-      RestoreOptions{m_config.verify()});
+      restore_options());
   if (report.damaged > 0) throw FormatError(src.restorer.describe(report.damage.front()));
   region.committed_hashes = stored.hashes;
 }
@@ -241,8 +248,7 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
   // 5. Data: each rank reads and verifies its own blocks.
   agree(comm, capture([&] {
           debug_fail_point("restart_data", m_rank);
-          const RestoreReport report =
-              src.restorer.restore(targets, RestoreOptions{m_config.verify()});
+          const RestoreReport report = src.restorer.restore(targets, restore_options());
           times.data = report.read_seconds;
           times.verify = report.verify_seconds;
           times.bytes_read = report.bytes_read;
