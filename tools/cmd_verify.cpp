@@ -24,28 +24,6 @@ struct VersionResult {
   std::vector<Damage> damage; // the damaged blocks reported
 };
 
-void check_totals(const detail::CommitRecord &r, const ChainReader &reader, VersionResult &out) {
-  std::uint64_t stored = 0, stored_bytes = 0;
-  for (const detail::IndexRow &row : reader.regions()) {
-    stored += row.nstored;
-    stored_bytes += row.data_bytes;
-  }
-  const detail::FileHeader &h = reader.newest_header();
-  std::string mismatch;
-  if (h.step != r.step)
-    mismatch = "step " + std::to_string(h.step) + " vs " + std::to_string(r.step);
-  else if (out.blocks != r.blocks || out.bytes != r.state_bytes)
-    mismatch = std::to_string(out.blocks) + " blocks of " + std::to_string(out.bytes) +
-               " bytes vs " + std::to_string(r.blocks) + " of " + std::to_string(r.state_bytes);
-  else if (stored != r.dirty_blocks || stored_bytes != r.written_bytes)
-    mismatch = std::to_string(stored) + " stored blocks of " + std::to_string(stored_bytes) +
-               " bytes vs " + std::to_string(r.dirty_blocks) + " of " +
-               std::to_string(r.written_bytes);
-  if (!mismatch.empty() && out.problem.empty())
-    out.problem = reader.file_path(reader.file_count() - 1) +
-                  " does not match its commit record (file: " + mismatch + " in the record)";
-}
-
 VersionResult verify_version(const detail::Catalog &catalog, std::int64_t version,
                              std::size_t max_reported) {
   VersionResult out;
@@ -73,7 +51,6 @@ VersionResult verify_version(const detail::Catalog &catalog, std::int64_t versio
       out.bytes += row.bytes;
       out.damaged_blocks += reader.verify(row, buffer, out.damage, max_reported);
     }
-    check_totals(*e.record, reader, out);
   } catch (const ToolError &err) {
     if (err.exit_status() == k_exit_usage) throw; // cannot read a file: not damage
     out.problem = err.what();

@@ -200,6 +200,21 @@ void ChainModel::check_rows(std::size_t fi) {
       throw FormatError(f.path + ": " + region_text(row) + " stores " + std::to_string(bytes) +
                         " bytes of blocks but /index says " + std::to_string(row.data_bytes));
   }
+  // The commit record's totals describe this file (docs/FORMAT.md 3).
+  const CommitRecord &rec = m_records[fi];
+  std::uint64_t state = 0, written = 0;
+  for (const IndexRow &row : f.rows) {
+    state += row.bytes;
+    written += row.data_bytes;
+  }
+  if (state != rec.state_bytes || hashes != rec.blocks || stored != rec.dirty_blocks ||
+      written != rec.written_bytes)
+    throw FormatError(
+        f.path + " does not match its commit record (file: " + std::to_string(hashes) +
+        " blocks of " + std::to_string(state) + " bytes, " + std::to_string(stored) +
+        " stored of " + std::to_string(written) + " bytes; record: " + std::to_string(rec.blocks) +
+        " of " + std::to_string(rec.state_bytes) + ", " + std::to_string(rec.dirty_blocks) +
+        " of " + std::to_string(rec.written_bytes) + ")");
   if (hashes != f.sizes.hashes || stored != f.sizes.stored || data != f.sizes.data)
     throw FormatError(f.path + ": /index describes " + std::to_string(hashes) + " hashes, " +
                       std::to_string(stored) + " stored blocks and " + std::to_string(data) +

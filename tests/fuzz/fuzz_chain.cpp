@@ -102,11 +102,16 @@ void fuzz_model(Bytes in) {
       m.rows.push_back(row);
     }
     m.sizes = assign_offsets(m.rows);
+    for (const IndexRow &row : m.rows) { // a record that agrees, so validation goes deeper
+      records.back().state_bytes += row.bytes;
+      records.back().written_bytes += row.data_bytes;
+    }
+    records.back().blocks = m.sizes.hashes;
+    records.back().dirty_blocks = m.sizes.stored;
     if (in.get<std::uint8_t>() % 8 == 0) m.sizes.data = in.get<std::uint32_t>();
     for (std::uint64_t i = 0; i < std::min<std::uint64_t>(m.sizes.stored, 4096); ++i)
       m.stored.push_back(in.get<std::uint8_t>() % 64);
-    if (f + 1 == nfiles)
-      m.hashes.assign(std::min<std::uint64_t>(m.sizes.hashes, 1u << 16), 1);
+    if (f + 1 == nfiles) m.hashes.assign(std::min<std::uint64_t>(m.sizes.hashes, 1u << 16), 1);
     m.data_address = in.get<std::uint16_t>();
     m.file_bytes = m.data_address + m.sizes.data + in.get<std::uint16_t>();
     files.push_back(std::move(m));

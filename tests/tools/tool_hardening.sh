@@ -46,14 +46,19 @@ make_dir run 1 3 8
 # The holder is one process (the subshell becomes sleep): killing it frees the lock.
 (
   exec 9>>run/ckpt.lock
-  flock -n 9
+  flock 9 # blocking: the probe below may hold the lock for an instant
   exec sleep 120
 ) &
 holder=$!
-for _ in $(seq 50); do
-  flock -n run/ckpt.lock true 2>/dev/null || break
+locked=0
+for _ in $(seq 100); do
+  flock -n run/ckpt.lock true 2>/dev/null || {
+    locked=1
+    break
+  }
   sleep 0.1
 done
+((locked)) || fail "the test's lock holder did not take run/ckpt.lock within 10 s"
 expect_error 2 'checkpoint directory run is in use by another job' prune run --keep 1
 mpi 1 "$GEN" write run 2 8 >gen.txt 2>&1 && fail "a second job on a locked directory succeeded"
 grep -q 'checkpoint directory run is in use by another job' gen.txt || {

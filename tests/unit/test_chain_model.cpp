@@ -67,6 +67,12 @@ Chain make_chain(std::uint64_t bytes, const std::vector<std::vector<std::uint64_
       m.stored.insert(m.stored.end(), stored[f].begin(), stored[f].end());
     }
     m.sizes = assign_offsets(m.rows);
+    for (const IndexRow &row : m.rows) {
+      c.records.back().state_bytes += row.bytes;
+      c.records.back().written_bytes += row.data_bytes;
+    }
+    c.records.back().blocks = m.sizes.hashes;
+    c.records.back().dirty_blocks = m.sizes.stored;
     m.hashes.assign(m.sizes.hashes, 7);
     m.data_address = 4096;
     m.file_bytes = m.data_address + m.sizes.data + 4096;
@@ -145,6 +151,10 @@ TEST(ChainModel, RejectsEveryBrokenRuleNamingTheFile) {
   EXPECT_NE(broken([](Chain &c) { c.files[1].hashes.pop_back(); }).find("not read completely"),
             std::string::npos);
   EXPECT_NE(broken([](Chain &c) { c.files[1].rows[0].rank = 5; }).find("bad rank"),
+            std::string::npos);
+  EXPECT_NE(broken([](Chain &c) {
+              c.records[1].written_bytes += 1;
+            }).find("does not match its commit record"),
             std::string::npos);
   EXPECT_EQ(rejection(good), "");
 }
