@@ -48,7 +48,10 @@ Catalog Catalog::scan(const std::string &dir, const std::string &prefix) {
     if (dot == std::string::npos) continue;
     const std::string digits = name.substr(head.size(), dot - head.size());
     const std::string ext = name.substr(dot);
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+    // At most 18 digits: std::stoll below cannot overflow (found by fuzz_catalog).
+    if (digits.empty() || digits.size() > 18 ||
+        !std::all_of(digits.begin(), digits.end(), ::isdigit))
+      continue;
     if (ext != ".h5" && ext != ".commit") continue;
     const std::int64_t v = std::stoll(digits);
     auto &e = c.m_entries[v];
