@@ -7,6 +7,10 @@
 #       Runs `exe` under MPIEXEC_EXECUTABLE with n ranks.
 #   ckpt_add_script_test(NAME name COMMAND script ... [TIMEOUT s] [LABELS ...] [PROCESSORS n])
 #       Runs an integration script; the script gets the launcher in CKPT_MPIEXEC.
+#   ckpt_add_fuzzer(NAME name SOURCES ... [LIBS ...] [SECONDS s])
+#       A libFuzzer harness fuzz_<name> (clang, CKPT_BUILD_FUZZERS=ON), run for
+#       CKPT_FUZZ_SECONDS (or s) from its seed corpus tests/fuzz/corpus/<name>/
+#       as the test fuzz_<name> (label `fuzz`).
 #
 # Every MPI and script test runs through cmake/ckpt_test_session.sh: its own
 # Open MPI session directory and shared-memory backing directory under
@@ -53,12 +57,25 @@ function(ckpt_isolate_test name)
   set_property(TEST ${name} APPEND PROPERTY FAIL_REGULAR_EXPRESSION "${CKPT_TEST_FAIL_REGEX}")
 endfunction()
 
+# Sanitizer build: UBSan findings print a stack and fail the test; leaks
+# are reported for programs without MPI (suppressions in
+# cmake/sanitizers.supp), not for MPI ranks (Open MPI's own leaks, see there).
+set(CKPT_UNIT_TEST_ENV)
+if(CKPT_SANITIZE)
+  set(_ubsan "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+  list(APPEND CKPT_TEST_ENV "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0" ${_ubsan})
+  set(CKPT_UNIT_TEST_ENV
+      "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/cmake/sanitizers.supp:print_suppressions=0"
+      ${_ubsan})
+endif()
+
 function(ckpt_add_unit_test)
   cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main ckpt::warnings)
   gtest_discover_tests(${T_NAME} PROPERTIES LABELS unit
-                       FAIL_REGULAR_EXPRESSION "${CKPT_TEST_FAIL_REGEX}" DISCOVERY_TIMEOUT 60)
+                       FAIL_REGULAR_EXPRESSION "${CKPT_TEST_FAIL_REGEX}"
+                       ENVIRONMENT "${CKPT_UNIT_TEST_ENV}" DISCOVERY_TIMEOUT 60)
 endfunction()
 
 function(ckpt_add_mpi_test)
