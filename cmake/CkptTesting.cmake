@@ -115,3 +115,28 @@ function(ckpt_add_script_test)
     ENVIRONMENT "${CKPT_TEST_ENV};CKPT_BUILD_DIR=${PROJECT_BINARY_DIR};${T_ENVIRONMENT}")
   ckpt_isolate_test(${T_NAME})
 endfunction()
+
+set(CKPT_FUZZ_SECONDS 30 CACHE STRING "Seconds each fuzzer runs as a ctest test")
+function(ckpt_add_fuzzer)
+  cmake_parse_arguments(F "" "NAME;SECONDS" "SOURCES;LIBS" ${ARGN})
+  if(NOT CKPT_BUILD_FUZZERS)
+    return()
+  endif()
+  if(NOT F_SECONDS)
+    set(F_SECONDS ${CKPT_FUZZ_SECONDS})
+  endif()
+  add_executable(fuzz_${F_NAME} ${F_SOURCES})
+  target_link_libraries(fuzz_${F_NAME} PRIVATE ${F_LIBS} ckpt::warnings)
+  target_link_options(fuzz_${F_NAME} PRIVATE -fsanitize=fuzzer)
+  # New inputs go to the build tree (first directory); the committed seeds
+  # are only read. Crash reproducers land in the same directory.
+  set(_work ${CMAKE_CURRENT_BINARY_DIR}/work/${F_NAME})
+  file(MAKE_DIRECTORY ${_work}/corpus)
+  math(EXPR _timeout "${F_SECONDS} + 120")
+  add_test(NAME fuzz_${F_NAME}
+           COMMAND fuzz_${F_NAME} -max_total_time=${F_SECONDS} -timeout=10 -rss_limit_mb=2048
+                   -print_final_stats=1 -artifact_prefix=${_work}/
+                   ${_work}/corpus ${CMAKE_CURRENT_SOURCE_DIR}/corpus/${F_NAME}
+           WORKING_DIRECTORY ${_work})
+  set_tests_properties(fuzz_${F_NAME} PROPERTIES LABELS fuzz TIMEOUT ${_timeout} PROCESSORS 1)
+endfunction()
