@@ -157,7 +157,8 @@ def gen_hooks(entries):
            "namespace ckpt::detail::pmpi::hooks {\n\n"]
     for e in entries:
         if e.verb == "hook":
-            out.append(f"int {e.snake}({e.c_params()});\n")
+            params = ", ".join(p.text for p in e.params)  # C++: no (void)
+            out.append(f"int {e.snake}({params});\n")
     out.append("\n} // namespace ckpt::detail::pmpi::hooks\n\n#endif\n")
     return "".join(out)
 
