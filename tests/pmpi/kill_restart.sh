@@ -79,7 +79,8 @@ if [[ $TARGET == job ]]; then
   kill_all
 else
   for p in $(session_pids); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q -x "OMPI_COMM_WORLD_RANK=$TARGET"; then
+    # Not `grep -q`: with pipefail, tr's SIGPIPE would turn a match into a miss.
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -x "OMPI_COMM_WORLD_RANK=$TARGET" >/dev/null; then
       kill -KILL "$p"
     fi
   done
