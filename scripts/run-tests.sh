@@ -65,7 +65,7 @@ tidy() {
   root=$(pwd)
   run-clang-tidy-14 -quiet -j"$JOBS" -p "$BUILD_DIR" \
     "^$root/libckpt/src/[^/]+\.cpp$" "^$root/mpi_wrappers/[^/]+\.cpp$" \
-    "^$root/tools/[^/]+\.cpp$" 2>&1 | grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$'
+    "^$root/tools/[^/]+\.cpp$" 2>&1 | grep -v -E '^([0-9]+ warnings? (and [0-9]+ errors? )?generated\.|clang-tidy-14 .* -quiet )'
   return "${PIPESTATUS[0]}"
 }
 
