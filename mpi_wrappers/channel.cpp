@@ -1,6 +1,10 @@
 #include "channel.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
 #include <string>
 
 namespace ckpt::detail::pmpi {
@@ -271,11 +275,11 @@ Envelope envelope_of(const MPI_Status &status) noexcept {
   return e;
 }
 
-void note_collective(MPI_Comm comm) noexcept {
+void note_collective(MPI_Comm comm) {
   if (CommState *s = layer().comm(comm)) ++s->collectives;
 }
 
-void note_icollective(MPI_Comm comm, MPI_Request *request) noexcept {
+void note_icollective(MPI_Comm comm, MPI_Request *request) {
   CommState *s = layer().comm(comm);
   if (s) ++s->collectives;
   *request = layer().wrap(*request, RequestKind::collective, s, MPI_PROC_NULL, 0);
@@ -302,6 +306,77 @@ void warn(const std::string &message) noexcept {
   PMPI_Finalized(&finalized);
   if (initialized && !finalized) PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
   std::fprintf(stderr, "[ckpt][rank %d] warning: libckpt_pmpi: %s\n", rank, message.c_str());
+}
+
+// ---- failures inside a wrapper ---------------------------------------------
+
+int g_injected_fault = -1;
+
+namespace {
+const char *g_failed_call = nullptr;
+
+/// Logs the exception being handled; returns false when MPI cannot be used.
+bool log_failure(const char *call) noexcept {
+  const char *what = "unknown exception";
+  try {
+    throw;
+  } catch (const std::exception &e) {
+    what = e.what();
+  } catch (...) {
+  }
+  if (!g_failed_call) g_failed_call = call;
+  int rank = -1, initialized = 0, finalized = 0;
+  PMPI_Initialized(&initialized);
+  PMPI_Finalized(&finalized);
+  const bool usable = initialized && !finalized;
+  if (usable) PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr,
+               "[ckpt][rank %d] error: libckpt_pmpi: %s: %s (returning MPI_ERR_INTERN; the "
+               "checkpoint layer refuses checkpoints from now on)\n",
+               rank, call, what);
+  return usable;
+}
+
+[[noreturn]] void abort_job(const char *call) noexcept {
+  std::fprintf(stderr,
+               "[ckpt] error: libckpt_pmpi: %s: the error handler could not be called: aborting "
+               "the job\n",
+               call);
+  PMPI_Abort(MPI_COMM_WORLD, MPI_ERR_INTERN);
+  std::abort(); // PMPI_Abort does not return; if it does, do not go on
+}
+} // namespace
+
+int hook_failed(const char *call, MPI_Comm comm) noexcept {
+  if (!log_failure(call)) return MPI_ERR_INTERN;
+  if (comm == MPI_COMM_NULL) comm = MPI_COMM_WORLD;
+  if (PMPI_Comm_call_errhandler(comm, MPI_ERR_INTERN) != MPI_SUCCESS &&
+      PMPI_Comm_call_errhandler(MPI_COMM_WORLD, MPI_ERR_INTERN) != MPI_SUCCESS)
+    abort_job(call);
+  return MPI_ERR_INTERN;
+}
+
+int hook_failed(const char *call, MPI_Win win) noexcept {
+  if (!log_failure(call)) return MPI_ERR_INTERN;
+  if (win == MPI_WIN_NULL || PMPI_Win_call_errhandler(win, MPI_ERR_INTERN) != MPI_SUCCESS)
+    if (PMPI_Comm_call_errhandler(MPI_COMM_WORLD, MPI_ERR_INTERN) != MPI_SUCCESS) abort_job(call);
+  return MPI_ERR_INTERN;
+}
+
+const char *failed_call() noexcept { return g_failed_call; }
+
+void throw_injected_fault(int call) {
+  throw std::runtime_error(std::string("fault injected by CKPT_PMPI_INJECT_FAULT into ") +
+                           k_wrapper_names[call]);
+}
+
+void arm_fault_injection() noexcept {
+  const char *name = std::getenv("CKPT_PMPI_INJECT_FAULT");
+  if (!name || !*name) return;
+  for (int i = 0; i < k_wrapper_count; ++i)
+    if (std::strcmp(k_wrapper_names[i], name) == 0) g_injected_fault = i;
+  if (g_injected_fault < 0)
+    warn(std::string("CKPT_PMPI_INJECT_FAULT=") + name + " names no wrapped call");
 }
 
 } // namespace ckpt::detail::pmpi

@@ -134,8 +134,10 @@ private:
 Layer &layer() noexcept;
 
 // Notifications from the generated wrappers.
-void note_collective(MPI_Comm comm) noexcept;
-void note_icollective(MPI_Comm comm, MPI_Request *request) noexcept;
+// note_collective and note_icollective may throw (registering a communicator
+// allocates): the generated wrappers catch.
+void note_collective(MPI_Comm comm);
+void note_icollective(MPI_Comm comm, MPI_Request *request);
 void note_comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) noexcept;
 void note_rma_operation(MPI_Win win) noexcept;
 
@@ -170,6 +172,41 @@ inline std::uintptr_t opaque(MPI_Request r) noexcept { return reinterpret_cast<s
 
 /// Logs a line "[ckpt][rank N] warning: libckpt_pmpi: ..." on stderr.
 void warn(const std::string &message) noexcept;
+
+// ---- failures inside a wrapper ---------------------------------------------
+//
+// No exception leaves a PMPI wrapper (generate_wrappers.py puts every hook
+// call and notification in `try`). The catch handler calls hook_failed(),
+// which must run inside the `catch` block: it
+//   1. logs "[ckpt][rank N] error: libckpt_pmpi: MPI_X: <what>" on stderr;
+//   2. remembers the failure: the layer's accounting may now be incomplete,
+//      so every later checkpoint is refused (failed_call());
+//   3. returns MPI_ERR_INTERN through the error handler of `comm` (or `win`;
+//      callers without one pass MPI_COMM_WORLD): with the default
+//      MPI_ERRORS_ARE_FATAL the job ends there, with MPI_ERRORS_RETURN or a
+//      handler of the application's the call returns the code;
+//   4. calls MPI_Abort when the error handler itself fails, and only logs
+//      and returns MPI_ERR_INTERN when MPI is not initialised or finalised.
+int hook_failed(const char *call, MPI_Comm comm) noexcept;
+int hook_failed(const char *call, MPI_Win win) noexcept;
+/// The call whose hook failed first in this process (null: none).
+const char *failed_call() noexcept;
+
+/// The wrapped calls, "MPI_<Name>", in the order of wrappers.tbl (generated).
+extern const char *const k_wrapper_names[];
+extern const int k_wrapper_count;
+
+/// Fault injection for tests: with CKPT_PMPI_INJECT_FAULT=MPI_<Name> in the
+/// environment (read once, at MPI_Init), the wrapper of that call throws
+/// where its hook would run, as a failing hook would. One comparison per
+/// call otherwise.
+extern int g_injected_fault;
+[[noreturn]] void throw_injected_fault(int call);
+inline void inject_fault(int call) {
+  if (call == g_injected_fault) throw_injected_fault(call);
+}
+/// Reads CKPT_PMPI_INJECT_FAULT (called by the MPI_Init hooks).
+void arm_fault_injection() noexcept;
 
 } // namespace ckpt::detail::pmpi
 

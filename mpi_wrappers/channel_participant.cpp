@@ -142,6 +142,9 @@ std::string window_problem() {
 /// Problems that make the channel state impossible to capture, found before
 /// touching any channel.
 std::string static_problem() {
+  if (const char *call = failed_call())
+    return std::string("the layer failed inside ") + call +
+           " earlier (see the error logged then): its accounting of messages may be incomplete";
   if (std::string w = window_problem(); !w.empty()) return w;
   if (layer().outstanding_matched_probes() > 0)
     return "a message matched by MPI_Mprobe/MPI_Improbe has not been received yet";

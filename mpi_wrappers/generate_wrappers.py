@@ -11,6 +11,13 @@ Outputs (in the output directory):
 Every wrapper is glue: bypass check -> PMPI call -> notify the layer
 (channel.hpp), or a call to a hand-written hook for the calls whose logic
 needs more than a notification (point-to-point, completion, init).
+
+No exception leaves a wrapper: every hook call and notification runs inside
+`try`, and `catch (...)` hands the failure to hook_failed() (channel.cpp),
+which logs it, makes later checkpoints refuse, and returns MPI_ERR_INTERN
+through the error handler of the call's communicator (or window; the
+MPI_COMM_WORLD handler for calls without one). The Fortran entry points do
+the same around their handle conversions (which allocate).
 """
 import re
 import sys
@@ -74,6 +81,16 @@ class Entry:
     def c_args(self):
         return ", ".join(p.name for p in self.params)
 
+    def errhandler_object(self):
+        """The communicator or window whose error handler reports a failed hook."""
+        for p in self.params:
+            if p.ctype == "MPI_Comm" and not p.array:
+                return p.name
+        for p in self.params:
+            if p.ctype == "MPI_Win" and not p.array:
+                return p.name
+        return "MPI_COMM_WORLD"
+
 
 def split_params(text):
     return [p for p in text.split(",") if p.strip()]
@@ -89,37 +106,48 @@ def kind_id(name):
 
 def gen_c(entries):
     out = [HEADER, '#include "channel.hpp"\n#include "hooks.hpp"\n\n#include <mpi.h>\n\n',
-           "using namespace ckpt::detail::pmpi;\n\n", 'extern "C" {\n\n']
+           "using namespace ckpt::detail::pmpi;\n\n"]
+    out.append("namespace ckpt::detail::pmpi {\n")
+    out.append("const char *const k_wrapper_names[] = {\n")
     for e in entries:
+        out.append(f'    "MPI_{e.name}",\n')
+    out.append("};\n")
+    out.append(f"const int k_wrapper_count = {len(entries)};\n")
+    out.append("} // namespace ckpt::detail::pmpi\n\n")
+    out.append('extern "C" {\n\n')
+    for index, e in enumerate(entries):
         call = f"PMPI_{e.name}({e.c_args()})"
+        failed = f'hook_failed("MPI_{e.name}", {e.errhandler_object()})'
+        inject = f"    inject_fault({index});\n"
         out.append(f"int MPI_{e.name}({e.c_params()}) {{\n")
         if e.verb == "hook":
             out.append(f"  if (bypass()) return {call};\n")
-            out.append(f"  return hooks::{e.snake}({e.c_args()});\n")
-        elif e.verb == "coll":
+            out.append("  try {\n")
+            out.append(inject)
+            out.append(f"    return hooks::{e.snake}({e.c_args()});\n")
+            out.append(f"  }} catch (...) {{\n    return {failed};\n  }}\n")
+            out.append("}\n\n")
+            continue
+        out.append(f"  const int rc = {call};\n")
+        out.append("  if (rc != MPI_SUCCESS || bypass()) return rc;\n")
+        out.append("  try {\n")
+        out.append(inject)
+        if e.verb == "coll":
             (comm,) = e.action_args
-            out.append(f"  const int rc = {call};\n")
-            out.append(f"  if (rc == MPI_SUCCESS && !bypass()) note_collective({comm});\n")
-            out.append("  return rc;\n")
+            out.append(f"    note_collective({comm});\n")
         elif e.verb == "icoll":
             comm, req = e.action_args
-            out.append(f"  const int rc = {call};\n")
-            out.append(f"  if (rc == MPI_SUCCESS && !bypass()) note_icollective({comm}, {req});\n")
-            out.append("  return rc;\n")
+            out.append(f"    note_icollective({comm}, {req});\n")
         elif e.verb == "newcomm":
             parent, new = e.action_args
-            out.append(f"  const int rc = {call};\n")
-            out.append(f"  if (rc == MPI_SUCCESS && !bypass())\n")
             out.append(f"    note_comm_created({parent}, *{new}, {kind_id(e.name)}u /* {e.name} */);\n")
-            out.append("  return rc;\n")
         elif e.verb == "rma":
             (win,) = e.action_args
-            out.append(f"  const int rc = {call};\n")
-            out.append(f"  if (rc == MPI_SUCCESS && !bypass()) note_rma_operation({win});\n")
-            out.append("  return rc;\n")
+            out.append(f"    note_rma_operation({win});\n")
         else:
             raise SystemExit(f"unknown action {e.action} for {e.name}")
-        out.append("}\n\n")
+        out.append(f"  }} catch (...) {{\n    return {failed};\n  }}\n")
+        out.append("  return rc;\n}\n\n")
     out.append('} // extern "C"\n')
     return "".join(out)
 
@@ -129,7 +157,8 @@ def gen_hooks(entries):
            "namespace ckpt::detail::pmpi::hooks {\n\n"]
     for e in entries:
         if e.verb == "hook":
-            out.append(f"int {e.snake}({e.c_params()});\n")
+            params = ", ".join(p.text for p in e.params)  # C++: no (void)
+            out.append(f"int {e.snake}({params});\n")
     out.append("\n} // namespace ckpt::detail::pmpi::hooks\n\n#endif\n")
     return "".join(out)
 
@@ -193,7 +222,7 @@ def fortran_param(p, e):
 
 
 def gen_fortran(entries):
-    out = [HEADER, '#include "fortran_support.hpp"\n\n#include <mpi.h>\n\n',
+    out = [HEADER, '#include "channel.hpp"\n#include "fortran_support.hpp"\n\n#include <mpi.h>\n\n',
            "using namespace ckpt::detail::pmpi;\n\n", 'extern "C" {\n\n']
     for e in entries:
         if not e.fortran:
@@ -210,15 +239,20 @@ def gen_fortran(entries):
         sig = ", ".join(decls)
         impl = f"ckpt_pmpi_fortran_{e.snake}"
         out.append(f"void {impl}({sig}) {{\n")
+        # The conversions allocate; the C entry point catches its own hooks.
+        out.append("  try {\n")
         for line in pre:
-            out.append(f"  {line}\n")
-        out.append(f"  const int rc = MPI_{e.name}({', '.join(args)});\n")
+            out.append(f"    {line}\n")
+        out.append(f"    const int rc = MPI_{e.name}({', '.join(args)});\n")
         if post:
-            out.append("  if (rc == MPI_SUCCESS || rc == MPI_ERR_IN_STATUS) {\n")
+            out.append("    if (rc == MPI_SUCCESS || rc == MPI_ERR_IN_STATUS) {\n")
             for line in post:
-                out.append(f"    {line}\n")
-            out.append("  }\n")
-        out.append("  *ierr = static_cast<MPI_Fint>(rc);\n}\n")
+                out.append(f"      {line}\n")
+            out.append("    }\n")
+        out.append("    *ierr = static_cast<MPI_Fint>(rc);\n")
+        out.append("  } catch (...) {\n")
+        out.append(f'    *ierr = static_cast<MPI_Fint>(hook_failed("MPI_{e.name}", MPI_COMM_WORLD));\n')
+        out.append("  }\n}\n")
         lower = "mpi_" + e.snake
         for alias in (lower, lower + "_", lower + "__", lower.upper(), f"ompi_{e.snake}_f"):
             out.append(f'void {alias}({sig}) __attribute__((alias("{impl}")));\n')

@@ -37,6 +37,7 @@ int started(int rc) {
   try {
     layer().start();
     attach_participant();
+    arm_fault_injection();
   } catch (const std::exception &e) {
     warn(std::string("cannot start: ") + e.what());
   }
@@ -191,7 +192,12 @@ extern "C" int ckpt_pmpi_channel_totals(MPI_Comm comm, unsigned long long *sent,
                                         unsigned long long *received,
                                         unsigned long long *collectives) {
   using namespace ckpt::detail::pmpi;
-  CommState *s = layer().comm(comm);
+  CommState *s = nullptr;
+  try {
+    s = layer().comm(comm);
+  } catch (...) {
+    return hook_failed("ckpt_pmpi_channel_totals", comm);
+  }
   if (!s) return MPI_ERR_COMM;
   *sent = *received = 0;
   for (int p = 0; p < s->counts.peers(); ++p) {

@@ -10,7 +10,7 @@ namespace ckpt::detail::pmpi::hooks {
 
 namespace {
 
-inline void count_send(MPI_Comm comm, int dest) noexcept {
+inline void count_send(MPI_Comm comm, int dest) {
   if (dest < 0) return; // MPI_PROC_NULL
   if (CommState *s = layer().comm(comm)) s->counts.on_send(dest);
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages libckpt needs to build and test. Idempotent
 # and quick when everything is present (one dpkg query, no network).
-# Usage: scripts/install-deps.sh      (as root, or with sudo available)
+# Usage: scripts/install-deps.sh [--ci]   (as root, or with sudo available)
+#   --ci  also the tools of the CI stages of scripts/run-tests.sh: clang-14
+#         (sanitizer build, libFuzzer runtime), clang-format-14, clang-tidy-14
 set -euo pipefail
 
 packages=(
@@ -10,6 +12,9 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libgtest-dev libhwloc-dev libxxhash-dev
 )
+if [[ ${1:-} == --ci ]]; then
+  packages+=(clang-14 clang-format-14 clang-tidy-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

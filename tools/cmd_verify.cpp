@@ -190,6 +190,7 @@ int run_verify(const Arguments &args) {
   MpiScope mpi;
   const std::size_t max_reported = cli.get<std::size_t>("max-report");
   std::vector<VersionResult> results;
+  results.reserve(versions.size());
   for (std::int64_t v : versions)
     results.push_back(verify_version(catalog, v, max_reported));
   if (cli.json())

@@ -312,7 +312,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     // metadata first so that a failed file can be closed cleanly.
     if (!reserved) agree(comm, capture([&] { file.flush_metadata(); }));
     debug_kill_point("before_data", version, m_rank);
-    auto keep_first = [&](std::exception_ptr e) {
+    auto keep_first = [&](const std::exception_ptr &e) {
       if (e && !error) error = e;
     };
     keep_first(capture([&] { file.write_index(rows, m_rank == 0); }));

@@ -154,8 +154,10 @@ wait_for_output() {
 rank_pid() {
   local rank=$1 pid
   for pid in $(session_pids "$JOB_SID"); do
+    # Not `grep -q`: it may exit before tr has written everything, and with
+    # pipefail tr's SIGPIPE would make a match look like a miss.
     if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
-      grep -q -x -E "(OMPI_COMM_WORLD_RANK|PMIX_RANK|PMI_RANK)=$rank"; then
+      grep -x -E "(OMPI_COMM_WORLD_RANK|PMIX_RANK|PMI_RANK)=$rank" >/dev/null; then
       printf '%s\n' "$pid"
       return 0
     fi

@@ -29,17 +29,17 @@ log "random seed $seed (rerun with CKPT_TEST_SEED=$seed)"
 
 ENV_ARGS=(-x CKPT_PMPI_REPORT)
 export CKPT_PMPI_REPORT=1
-if [[ -n $PRELOAD ]]; then
-  export LD_PRELOAD=$PRELOAD
-  ENV_ARGS+=(-x LD_PRELOAD)
-fi
+# The layer is preloaded into the ranks only (env runs each rank), never into
+# the launcher or `timeout`: a sanitizer build's library cannot load there.
+RANK_PREFIX=()
+[[ -n $PRELOAD ]] && RANK_PREFIX=(env "LD_PRELOAD=$PRELOAD")
 "${MPIEXEC[0]}" --version 2>&1 | grep -q -e 'Open MPI' -e OpenRTE || ENV_ARGS=()
 
 run() { # run OUT ARGS...: foreground run
   local out=$1
   shift
   RC=0
-  timeout -k 10 "$LIMIT" "${MPIEXEC[@]}" "${ENV_ARGS[@]}" "$NP_FLAG" "$NP" "$APP" "$@" >"$out" 2>&1 || RC=$?
+  timeout -k 10 "$LIMIT" "${MPIEXEC[@]}" "${ENV_ARGS[@]}" "$NP_FLAG" "$NP" "${RANK_PREFIX[@]}" "$APP" "$@" >"$out" 2>&1 || RC=$?
   ((RC != 124)) || { cat "$out"; fail "hang: no end within ${LIMIT}s"; }
 }
 checksum() { sed -n 's/^checksum \([0-9a-f]\{16\}\)$/\1/p' "$1"; }
@@ -57,7 +57,7 @@ TARGET=job
 log "kill at step $KILL_STEP of $STEPS (checkpoint every $EVERY), target: $TARGET"
 
 (
-  setsid timeout -k 10 "$LIMIT" "${MPIEXEC[@]}" "${ENV_ARGS[@]}" "$NP_FLAG" "$NP" "$APP" \
+  setsid timeout -k 10 "$LIMIT" "${MPIEXEC[@]}" "${ENV_ARGS[@]}" "$NP_FLAG" "$NP" "${RANK_PREFIX[@]}" "$APP" \
     --steps "$STEPS" --checkpoint-every "$EVERY" --dir run/ckpt --progress --sleep-ms 20 \
     >run/killed.txt 2>&1 &
   echo $! >run/sid
@@ -79,7 +79,8 @@ if [[ $TARGET == job ]]; then
   kill_all
 else
   for p in $(session_pids); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q -x "OMPI_COMM_WORLD_RANK=$TARGET"; then
+    # Not `grep -q`: with pipefail, tr's SIGPIPE would turn a match into a miss.
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -x "OMPI_COMM_WORLD_RANK=$TARGET" >/dev/null; then
       kill -KILL "$p"
     fi
   done

@@ -9,7 +9,9 @@ NP=$3
 read -r -a MPIEXEC <<<"${CKPT_MPIEXEC:-mpiexec --oversubscribe}"
 NP_FLAG=${CKPT_MPIEXEC_NUMPROC_FLAG:--n}
 timeout -k 10 120 "${MPIEXEC[@]}" "$NP_FLAG" "$NP" "$PROGRAM"
-FORWARD=(-x LD_PRELOAD -x CKPT_EXPECT_LAYER) # Open MPI; other launchers pass the environment
+FORWARD=(-x CKPT_EXPECT_LAYER) # Open MPI; other launchers pass the environment
 "${MPIEXEC[0]}" --version 2>&1 | grep -q -e 'Open MPI' -e OpenRTE || FORWARD=()
-LD_PRELOAD=$LIBRARY CKPT_EXPECT_LAYER=1 \
-  timeout -k 10 120 "${MPIEXEC[@]}" "${FORWARD[@]}" "$NP_FLAG" "$NP" "$PROGRAM"
+# The layer is preloaded into the ranks only (env runs each rank), never into
+# the launcher: a sanitizer build's library cannot load into mpiexec.
+CKPT_EXPECT_LAYER=1 timeout -k 10 120 "${MPIEXEC[@]}" "${FORWARD[@]}" "$NP_FLAG" "$NP" \
+  env LD_PRELOAD="$LIBRARY" "$PROGRAM"
