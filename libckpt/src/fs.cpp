@@ -73,23 +73,9 @@ const char *file_kind(mode_t mode) noexcept {
   throw IoError(CKPT_ERR_IO, path + " is a " + file_kind(mode) + ", not a regular file");
 }
 
-/// Opens an existing regular file for reading: no symbolic link is followed
-/// and a FIFO does not block the open; anything but a regular file is refused.
-/// Returns the descriptor and the file's size.
 Fd open_regular_for_reading(const std::string &path, std::uint64_t &size) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
-  if (fd.get() < 0) {
-    const int err = errno;
-    struct stat st {};
-    if (err == ELOOP && ::lstat(path.c_str(), &st) == 0) throw_not_regular(path, st.st_mode);
-    throw_errno(err, "cannot open " + path);
-  }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "cannot stat " + path);
-  if (!S_ISREG(st.st_mode)) throw_not_regular(path, st.st_mode);
-  // Regular files never block; reads should not see O_NONBLOCK's EAGAIN.
-  const int flags = ::fcntl(fd.get(), F_GETFL);
-  if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  Fd fd(open_regular_readonly(path, st));
   size = static_cast<std::uint64_t>(st.st_size);
   return fd;
 }
@@ -137,6 +123,21 @@ Fd create_unique(const std::string &base, std::string &name) {
 }
 
 } // namespace
+
+int open_regular_readonly(const std::string &path, struct stat &st) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ELOOP && ::lstat(path.c_str(), &st) == 0) throw_not_regular(path, st.st_mode);
+    throw_errno(err, "cannot open " + path);
+  }
+  if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "cannot stat " + path);
+  if (!S_ISREG(st.st_mode)) throw_not_regular(path, st.st_mode);
+  // Regular files never block; reads should not see O_NONBLOCK's EAGAIN.
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  return fd.release();
+}
 
 std::string join_path(const std::string &dir, const std::string &name) {
   if (dir.empty()) return name;

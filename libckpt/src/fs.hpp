@@ -3,6 +3,7 @@
 #define CKPT_DETAIL_FS_HPP
 
 #include <cstdint>
+#include <sys/stat.h>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,6 +45,11 @@ void read_lines(const std::string &path, std::size_t max_line,
 /// link, FIFO, device, socket or directory). Call it before handing a path to
 /// a library that opens it by name (H5Fopen).
 void require_regular_file(const std::string &path);
+/// Opens an existing regular file read-only: no symbolic link is followed, a
+/// FIFO does not block the open, anything but a regular file is refused
+/// (IoError naming the path and what it is). Returns the descriptor, which
+/// the caller closes, and fills `st`.
+int open_regular_readonly(const std::string &path, struct stat &st);
 /// Writes `content` to `path` atomically: a new temporary file
 /// `<path>.tmp.XXXXXX` (created exclusively, never through a symbolic link),
 /// fsync, rename, fsync of the directory (the fsyncs only when `durable`).

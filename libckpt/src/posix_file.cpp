@@ -1,6 +1,7 @@
 #include "posix_file.hpp"
 
 #include "error.hpp"
+#include "fs.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -19,22 +20,8 @@
 namespace ckpt::detail {
 
 ReadOnlyFile::ReadOnlyFile(const std::string &path) : m_path(path) {
-  m_fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (m_fd < 0) {
-    const int err = errno;
-    if (err == ELOOP) throw IoError(CKPT_ERR_IO, path + " is a symbolic link; not followed");
-    throw_errno(err, "cannot open " + path);
-  }
   struct stat st {};
-  if (::fstat(m_fd, &st) != 0) {
-    const int err = errno;
-    reset();
-    throw_errno(err, "cannot stat " + path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    reset();
-    throw IoError(CKPT_ERR_IO, path + " is not a regular file");
-  }
+  m_fd = open_regular_readonly(path, st);
   m_size = static_cast<std::uint64_t>(st.st_size);
   m_device = static_cast<std::uint64_t>(st.st_dev);
 }
