@@ -33,10 +33,10 @@ std::string xml_escape(const std::string &text) {
 AxisScale nice_scale(double value, int max_ticks) {
   if (!(value > 0) || !std::isfinite(value)) return AxisScale{1.0, 1.0 / max_ticks};
   max_ticks = std::max(max_ticks, 1);
-  double power = std::pow(10.0, std::floor(std::log10(value / max_ticks)));
-  for (;; power *= 10)
+  const double first = std::floor(std::log10(value / max_ticks));
+  for (int decade = 0;; ++decade)
     for (const double mantissa : {1.0, 2.0, 2.5, 5.0}) {
-      const double step = mantissa * power;
+      const double step = mantissa * std::pow(10.0, first + decade);
       const double ticks = std::ceil(value / step * (1 - 1e-9));
       if (ticks <= max_ticks) return AxisScale{step * std::max(ticks, 1.0), step};
     }
@@ -237,7 +237,9 @@ void write_stats_svg(std::ostream &out, const std::vector<StatsEntry> &entries,
   svg.text(left + 330, 72, "delta: only the blocks that changed since the previous checkpoint",
            std::string("class=\"key\" fill=\"") + delta_colour + "\" font-weight=\"bold\"");
 
-  const auto [divisor, unit] = byte_unit(std::max(max_state, max_written));
+  const auto byte_units = byte_unit(std::max(max_state, max_written));
+  const double divisor = byte_units.first;
+  const auto unit = byte_units.second;
   AxisScale byte_scale = nice_scale(std::max(max_state, max_written) / divisor, 5);
   byte_scale.max *= divisor;
   byte_scale.step *= divisor;

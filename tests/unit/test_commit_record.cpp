@@ -119,7 +119,8 @@ TEST(CommitRecord, StrictNumbers) {
       {"kind = delta", "kind = Delta"},
       {"file = ckpt.v000007.h5", "file = ../etc/passwd"},
   };
-  for (const auto &[line, with] : cases) {
+  for (const auto &edit : cases) {
+    const std::string &line = edit.first, &with = edit.second;
     const std::string message =
         format_error([&] { CommitRecord::parse(edited(line, with), "dir/ckpt.v000007.commit"); });
     EXPECT_NE(message.find("dir/ckpt.v000007.commit"), std::string::npos)
