@@ -68,6 +68,7 @@ public:
   [[nodiscard]] int signal_number() const; // 0: none
   [[nodiscard]] bool exit_on_signal() const;
   [[nodiscard]] std::uint64_t staging_bytes() const;
+  [[nodiscard]] std::string dirty_tracking() const; ///< "auto", "hash" or "pages"
 
 private:
   std::map<std::string, Entry> m_entries;
