@@ -69,6 +69,7 @@ struct Options {
   bool json = false;
   std::string json_file;
   std::map<std::string, std::string> settings; ///< extra libckpt configuration (--set)
+  std::string tracking = "auto";               ///< config key dirty_tracking (--tracking)
 };
 
 bool parse_options(int argc, char **argv, int rank, Options &opts) {
@@ -96,6 +97,8 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
     ("keep-files", po::bool_switch(&opts.keep_files), "leave the scratch directory")
     ("set", po::value<std::vector<std::string>>()->composing(),
      "extra libckpt configuration key=value (repeatable), e.g. --set verify=false")
+    ("tracking", po::value(&opts.tracking)->default_value(opts.tracking),
+     "how libckpt finds changed blocks (config key dirty_tracking): hash, pages or auto")
     ("skip-full", po::bool_switch(&opts.skip_full), "skip the full-checkpoint comparison")
     ("skip-incremental", po::bool_switch(&opts.skip_incremental),
      "skip the incremental checkpoints")
@@ -108,7 +111,10 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
   opts.sizes = bench::parse_size_list(sizes);
   if (vm.count("set") != 0)
     opts.settings = bench::parse_settings(vm["set"].as<std::vector<std::string>>(),
-                                          {"dir", "block_size", "base_every", "keep", "log_level"});
+                                          {"dir", "block_size", "base_every", "keep", "log_level",
+                                           "dirty_tracking"});
+  if (opts.tracking != "hash" && opts.tracking != "pages" && opts.tracking != "auto")
+    throw std::invalid_argument("--tracking must be hash, pages or auto");
   opts.dirty = bench::parse_number_list(dirty);
   opts.block_size = bench::parse_size(opts.block_size_text);
   for (const double p : opts.dirty)
@@ -128,6 +134,7 @@ std::map<std::string, std::string> session_options(const Options &opts, const st
   options["base_every"] = base_every;
   options["keep"] = keep;
   options["log_level"] = "warning";
+  options["dirty_tracking"] = opts.tracking;
   return options;
 }
 
@@ -389,6 +396,7 @@ void print_tables(const Options &opts, int ranks, const std::vector<SizeResult> 
               "of the fastest repetitions (storage stalls only ever slow a run down).\n",
               ranks, bench::host_name().c_str(), bench::machine_cores(),
               bench::format_bytes(opts.block_size).c_str(), opts.reps, load_start, load_end);
+  std::printf("Dirty tracking (--tracking): %s\n", opts.tracking.c_str());
   if (!opts.settings.empty())
     std::printf("Extra libckpt configuration: %s\n",
                 bench::describe_settings(opts.settings).c_str());
@@ -502,6 +510,7 @@ bench::Json to_json(const Options &opts, int ranks, const std::vector<SizeResult
       .set("load_average_end", load_end)
       .set("block_bytes", opts.block_size)
       .set("libckpt_settings", bench::describe_settings(opts.settings))
+      .set("dirty_tracking", opts.tracking)
       .set("reps", opts.reps)
       .set("sizes", std::move(sizes));
 }

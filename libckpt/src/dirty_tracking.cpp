@@ -59,7 +59,7 @@ void DirtyTracking::set_mode(int id, TrackingMode mode) {
     throw ArgumentError("region " + std::to_string(id) +
                         ": the runtime's own regions are always hashed");
   State &s = m_states[id];
-  if (s.mode != mode) s.logged = false;
+  if (s.mode != mode) s.logged_pages = s.logged_hash = false;
   s.mode = mode;
   s.refused = false;
 }
@@ -75,9 +75,10 @@ std::uint64_t DirtyTracking::blocks_hashed(int id) const noexcept {
   return it == m_states.end() ? 0 : it->second.blocks_hashed;
 }
 
-void DirtyTracking::announce(const Region &r, State &s, const std::string &what, bool important) {
-  if (s.logged) return;
-  s.logged = true;
+void DirtyTracking::announce(const Region &r, bool &logged, const std::string &what,
+                             bool important) {
+  if (logged) return;
+  logged = true;
   const std::string line = "region " + std::to_string(r.id) + " '" + r.name + "' (" +
                            human_bytes(double(r.bytes())) + "): " + what;
   if (important && m_verbose)
@@ -92,6 +93,7 @@ std::vector<std::uint64_t> DirtyTracking::hash_all(const Region &r, std::uint64_
   hash_blocks(r.data, r.bytes(), block_size, out.data());
   s.blocks_hashed = out.size();
   s.pages_written = 0;
+  s.armed_now = false;
   return out;
 }
 
@@ -146,11 +148,12 @@ std::vector<std::uint64_t> DirtyTracking::block_hashes(const Region &r, std::uin
       log_debug(line);
     return hash_all(r, block_size, s);
   }
-  announce(r, s,
+  announce(r, s.logged_pages,
            std::string("dirty tracking by pages (") + PageTracker::support().mechanism +
                (m == TrackingMode::Automatic ? ", chosen by auto)" : ")"),
            true);
   s.hashes = hash_all(r, block_size, s);
+  s.armed_now = true;
   return s.hashes;
 }
 
@@ -161,7 +164,7 @@ void DirtyTracking::observe(const Region &r, const std::vector<std::uint64_t> &h
   const std::uint64_t bs = s.block_size;
   const std::uint64_t ppb = bs >= page_bytes() ? bs / page_bytes() : 1;
   if (r.bytes() < k_auto_min_bytes) {
-    announce(r, s,
+    announce(r, s.logged_hash,
              "auto keeps hashing (smaller than " + human_bytes(double(k_auto_min_bytes)) + ")",
              false);
     return;
@@ -169,8 +172,8 @@ void DirtyTracking::observe(const Region &r, const std::vector<std::uint64_t> &h
   m_probed = true;
   const TrackerSupport &support = PageTracker::support();
   if (!support.available) {
-    announce(r, s, "auto keeps hashing (page tracking unavailable: " + support.why_not + ")",
-             false);
+    announce(r, s.logged_hash,
+             "auto keeps hashing (page tracking unavailable: " + support.why_not + ")", false);
     return;
   }
   std::uint64_t changed = 0;
@@ -181,11 +184,11 @@ void DirtyTracking::observe(const Region &r, const std::vector<std::uint64_t> &h
     s.auto_pages = auto_prefers_pages(hashes.size(), changed, ppb, support.fault_ns_per_page,
                                       support.hash_ns_per_page);
     if (!s.auto_pages)
-      announce(r, s,
+      announce(r, s.logged_hash,
                "auto keeps hashing (" + std::to_string(changed) + " of " +
                    std::to_string(hashes.size()) + " blocks changed)",
                false);
-  } else if (m_tracker.armed(r.id) &&
+  } else if (m_tracker.armed(r.id) && !s.armed_now &&
              !auto_keeps_pages(hashes.size(), s.pages_written, s.blocks_hashed, ppb,
                                support.fault_ns_per_page, support.hash_ns_per_page)) {
     s.auto_pages = false;

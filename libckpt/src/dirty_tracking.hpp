@@ -79,13 +79,15 @@ private:
     std::uint64_t block_size = 0;
     bool auto_pages = false;           ///< auto mode's current choice
     bool refused = false;              ///< this memory cannot be tracked (reason logged)
-    bool logged = false;               ///< the choice was logged once
+    bool logged_pages = false;         ///< "tracked by pages" was logged
+    bool logged_hash = false;          ///< auto's "keeps hashing" was logged
+    bool armed_now = false;            ///< the last block_hashes() armed it (hashed all)
     std::vector<std::uint64_t> hashes; ///< as of the last block_hashes() while armed
     std::uint64_t pages_written = 0;   ///< reported by the last collect()
     std::uint64_t blocks_hashed = 0;
   };
   std::vector<std::uint64_t> hash_all(const Region &r, std::uint64_t block_size, State &s);
-  void announce(const Region &r, State &s, const std::string &what, bool important);
+  void announce(const Region &r, bool &logged, const std::string &what, bool important);
 
   PageTracker m_tracker;
   std::map<int, State> m_states;
