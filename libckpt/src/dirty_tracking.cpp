@@ -148,6 +148,12 @@ std::vector<std::uint64_t> DirtyTracking::block_hashes(const Region &r, std::uin
       log_debug(line);
     return hash_all(r, block_size, s);
   }
+  if (m == TrackingMode::Pages && !PageTracker::support().unseen_writers.empty() &&
+      !s.logged_pages && m_verbose)
+    log_warn("region " + std::to_string(r.id) + " '" + r.name +
+             "': tracked by pages on a node with " + PageTracker::support().unseen_writers +
+             ": a write by these devices (an RDMA or XPMEM receive into this region) is not "
+             "seen; use dirty_tracking=hash for regions they write");
   announce(r, s.logged_pages,
            std::string("dirty tracking by pages (") + PageTracker::support().mechanism +
                (m == TrackingMode::Automatic ? ", chosen by auto)" : ")"),
@@ -174,6 +180,15 @@ void DirtyTracking::observe(const Region &r, const std::vector<std::uint64_t> &h
   if (!support.available) {
     announce(r, s.logged_hash,
              "auto keeps hashing (page tracking unavailable: " + support.why_not + ")", false);
+    return;
+  }
+  if (!support.unseen_writers.empty()) {
+    announce(r, s.logged_hash,
+             "auto keeps hashing (this node has devices that write memory unseen by page "
+             "tracking: " +
+                 support.unseen_writers +
+                 "; set dirty_tracking=pages for regions they never write)",
+             false);
     return;
   }
   std::uint64_t changed = 0;

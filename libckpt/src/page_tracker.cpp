@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <linux/userfaultfd.h>
 #include <sstream>
@@ -214,8 +215,24 @@ TrackerSupport probe_support() {
 
 } // namespace
 
+std::string devices_writing_unseen(const std::string &root) {
+  std::string found;
+  const auto note = [&](const std::string &what) { found += (found.empty() ? "" : ", ") + what; };
+  std::error_code ec;
+  for (const char *dir : {"sys/class/infiniband", "dev/infiniband"})
+    if (std::filesystem::is_directory(root + dir, ec) && !std::filesystem::is_empty(root + dir, ec))
+      note(std::string("RDMA (/") + dir + ")");
+  for (const char *dev : {"dev/cxi0", "dev/xpmem", "dev/knem"})
+    if (std::filesystem::exists(root + dev, ec)) note(std::string("/") + dev);
+  return found;
+}
+
 const TrackerSupport &PageTracker::support() {
-  static const TrackerSupport s = probe_support();
+  static const TrackerSupport s = [] {
+    TrackerSupport probed = probe_support();
+    probed.unseen_writers = devices_writing_unseen("/");
+    return probed;
+  }();
   return s;
 }
 

@@ -39,7 +39,14 @@ struct TrackerSupport {
   std::string why_not;            ///< when not available
   double fault_ns_per_page = 0.0; ///< a first write to a protected page
   double hash_ns_per_page = 0.0;  ///< XXH3 of one page
+  /// Devices on this node that can write memory without this process's page
+  /// tables, hence unseen by page tracking ("" when none): RDMA (verbs,
+  /// Slingshot CXI) into pinned buffers, XPMEM, KNEM.
+  std::string unseen_writers;
 };
+
+/// The devices of TrackerSupport::unseen_writers found under `root` ("/").
+std::string devices_writing_unseen(const std::string &root);
 
 class PageTracker {
 public:

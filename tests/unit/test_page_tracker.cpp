@@ -274,6 +274,21 @@ TEST(PageTracker, MapsParsing) {
   EXPECT_NE(untrackable_mapping(maps, 0x8000, 0xa000).find("not mapped"), std::string::npos);
 }
 
+TEST(PageTracker, DevicesThatWriteUnseenAreFound) {
+  char tmpl[] = "/tmp/ckpt_devices_XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string root = std::string(tmpl) + "/";
+  EXPECT_EQ(devices_writing_unseen(root), "");
+  ASSERT_EQ(std::system(("mkdir -p " + root + "sys/class/infiniband/mlx5_0 " + root + "dev && " +
+                         "touch " + root + "dev/xpmem")
+                            .c_str()),
+            0);
+  const std::string found = devices_writing_unseen(root);
+  EXPECT_NE(found.find("RDMA"), std::string::npos) << found;
+  EXPECT_NE(found.find("xpmem"), std::string::npos) << found;
+  EXPECT_EQ(std::system(("rm -rf " + std::string(tmpl)).c_str()), 0);
+}
+
 TEST(PageTracker, BlocksTouchingRanges) {
   const std::vector<ByteRange> ranges = {{0, 10}, {100, 4096}, {4096, 4097}, {9000, 9001}};
   EXPECT_EQ(blocks_touching(ranges, 10000, 1024), (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 8}));
