@@ -110,9 +110,9 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
   if (!bench::parse_command_line(argc, argv, desc, vm, rank)) return false;
   opts.sizes = bench::parse_size_list(sizes);
   if (vm.count("set") != 0)
-    opts.settings = bench::parse_settings(vm["set"].as<std::vector<std::string>>(),
-                                          {"dir", "block_size", "base_every", "keep", "log_level",
-                                           "dirty_tracking"});
+    opts.settings = bench::parse_settings(
+        vm["set"].as<std::vector<std::string>>(),
+        {"dir", "block_size", "base_every", "keep", "log_level", "dirty_tracking"});
   if (opts.tracking != "hash" && opts.tracking != "pages" && opts.tracking != "auto")
     throw std::invalid_argument("--tracking must be hash, pages or auto");
   opts.dirty = bench::parse_number_list(dirty);
