@@ -166,6 +166,15 @@ TrackedRun run_mode(const std::string &mode, const std::string &dir, std::uint64
   r.protect(1, "small", &small_restored, 1);
   (void)r.restart();
   EXPECT_EQ(small_restored, small);
+  // Tracking starts again after a restart: nothing changed, nothing written;
+  // then one byte is one block per rank.
+  const ckpt::CheckpointStats same = r.checkpoint(100);
+  EXPECT_EQ(same.written_bytes, 0u) << mode;
+  EXPECT_FALSE(same.base) << mode;
+  run.restored[bytes / 2] ^= 1;
+  const ckpt::CheckpointStats one = r.checkpoint(101);
+  EXPECT_EQ(one.dirty_blocks, static_cast<std::uint64_t>(size)) << mode;
+  run.restored[bytes / 2] ^= 1;
   return run;
 }
 
