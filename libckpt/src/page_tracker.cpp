@@ -208,7 +208,7 @@ TrackerSupport probe_support() {
   if (::read(pipe_fds[0], bytes + 5 * ps + 100, sizeof msg) != static_cast<ssize_t>(sizeof msg))
     return done(errno_text("read(2) into a write-protected page", errno));
   if (!scan_written(pagemap, begin, end, written)) return done(errno_text("PAGEMAP_SCAN", errno));
-  if (written.size() != 1 || written[0].begin != begin + 5 * ps)
+  if (written.size() != 1 || written[0].begin != begin + 5 * ps || written[0].end != begin + 6 * ps)
     return done("a write by read(2) was not reported");
   return done("");
 }
@@ -248,7 +248,7 @@ bool PageTracker::open_descriptors(std::string &why) {
     why = support().why_not;
     return false;
   }
-  m_pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (m_pagemap < 0) m_pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (m_pagemap < 0) {
     why = errno_text("open /proc/self/pagemap", errno);
     return false;

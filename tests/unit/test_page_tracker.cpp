@@ -57,6 +57,21 @@ std::uint64_t covered_bytes(const std::vector<ByteRange> &ranges) {
   return n;
 }
 
+/// `pages` pages tracked as region 1 of a PageTracker.
+struct TrackedPages {
+  Pages mem;
+  PageTracker tracker;
+  explicit TrackedPages(std::size_t pages) : mem(pages) {
+    EXPECT_EQ(tracker.arm(1, mem.data(), mem.bytes()), "");
+  }
+  /// What collect() reports (empty, and a failure, when tracking was lost).
+  std::vector<ByteRange> written() {
+    auto r = tracker.collect(1);
+    EXPECT_TRUE(r) << "tracking lost";
+    return r ? *r : std::vector<ByteRange>{};
+  }
+};
+
 #define REQUIRE_PAGE_TRACKING()                                                                    \
   do {                                                                                             \
     if (!PageTracker::support().available)                                                         \
@@ -138,10 +153,8 @@ TEST(PageTracker, UnalignedEdgesAreAlwaysReported) {
 
 TEST(PageTracker, ReadSyscallIntoProtectedPagesSucceedsAndIsReported) {
   REQUIRE_PAGE_TRACKING();
-  Pages mem(32);
-  PageTracker t;
-  ASSERT_EQ(t.arm(1, mem.data(), mem.bytes()), "");
-  ASSERT_TRUE(t.collect(1));
+  TrackedPages t(32);
+  EXPECT_TRUE(t.written().empty());
   // A file read across three pages: the kernel writes, no EFAULT.
   char path[] = "/tmp/ckpt_page_tracker_XXXXXX";
   const int fd = ::mkstemp(path);
@@ -149,78 +162,66 @@ TEST(PageTracker, ReadSyscallIntoProtectedPagesSucceedsAndIsReported) {
   ::unlink(path);
   std::vector<unsigned char> src(2 * ps + 10, 0xab);
   ASSERT_EQ(::pwrite(fd, src.data(), src.size(), 0), static_cast<ssize_t>(src.size()));
-  ASSERT_EQ(::pread(fd, mem.data() + 7 * ps + ps - 5, src.size(), 0),
+  ASSERT_EQ(::pread(fd, t.mem.data() + 7 * ps + ps - 5, src.size(), 0),
             static_cast<ssize_t>(src.size()));
   ::close(fd);
-  EXPECT_EQ(mem.data()[9 * ps], 0xab);
-  auto r = t.collect(1);
-  ASSERT_TRUE(r);
-  EXPECT_TRUE(covers(*r, 7 * ps));
-  EXPECT_TRUE(covers(*r, 8 * ps));
-  EXPECT_TRUE(covers(*r, 9 * ps));
-  EXPECT_TRUE(covers(*r, 10 * ps));
-  EXPECT_EQ(covered_bytes(*r), 4 * ps);
+  EXPECT_EQ(t.mem.data()[9 * ps], 0xab);
+  const auto r = t.written();
+  EXPECT_TRUE(covers(r, 7 * ps));
+  EXPECT_TRUE(covers(r, 8 * ps));
+  EXPECT_TRUE(covers(r, 9 * ps));
+  EXPECT_TRUE(covers(r, 10 * ps));
+  EXPECT_EQ(covered_bytes(r), 4 * ps);
 }
 
 TEST(PageTracker, ProcessVmWritevIsReported) {
   REQUIRE_PAGE_TRACKING();
   // The single-copy path of Open MPI's shared-memory transport (CMA).
-  Pages mem(32);
-  PageTracker t;
-  ASSERT_EQ(t.arm(1, mem.data(), mem.bytes()), "");
-  ASSERT_TRUE(t.collect(1));
+  TrackedPages t(32);
+  EXPECT_TRUE(t.written().empty());
   std::vector<unsigned char> src(3 * ps, 0x5a);
   iovec local{src.data(), src.size()};
-  iovec remote{mem.data() + 20 * ps, src.size()};
+  iovec remote{t.mem.data() + 20 * ps, src.size()};
   const ssize_t n = ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0);
   if (n < 0 && errno == EPERM) GTEST_SKIP() << "process_vm_writev not permitted here";
   ASSERT_EQ(n, static_cast<ssize_t>(src.size()));
-  auto r = t.collect(1);
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->size(), 1u);
-  EXPECT_EQ((*r)[0].begin, 20 * ps);
-  EXPECT_EQ((*r)[0].end, 23 * ps);
+  const auto r = t.written();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].begin, 20 * ps);
+  EXPECT_EQ(r[0].end, 23 * ps);
 }
 
 TEST(PageTracker, WritesFromAnotherThreadAreReported) {
   REQUIRE_PAGE_TRACKING();
-  Pages mem(64);
-  PageTracker t;
-  ASSERT_EQ(t.arm(1, mem.data(), mem.bytes()), "");
-  ASSERT_TRUE(t.collect(1));
+  TrackedPages t(64);
+  EXPECT_TRUE(t.written().empty());
   std::vector<unsigned char> src(ps, 1);
   std::thread writer([&] {
     for (std::size_t p = 0; p < 64; p += 8)
-      std::memcpy(mem.data() + p * ps, src.data(), ps);
+      std::memcpy(t.mem.data() + p * ps, src.data(), ps);
   });
   writer.join();
-  auto r = t.collect(1);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->size(), 8u);
+  const auto r = t.written();
+  EXPECT_EQ(r.size(), 8u);
   for (std::size_t p = 0; p < 64; p += 8)
-    EXPECT_TRUE(covers(*r, p * ps)) << p;
+    EXPECT_TRUE(covers(r, p * ps)) << p;
 }
 
 TEST(PageTracker, MadviseDontneedIsReported) {
   REQUIRE_PAGE_TRACKING();
-  Pages mem(32);
-  PageTracker t;
-  ASSERT_EQ(t.arm(1, mem.data(), mem.bytes()), "");
-  ASSERT_TRUE(t.collect(1));
-  ASSERT_EQ(::madvise(mem.data() + 4 * ps, 2 * ps, MADV_DONTNEED), 0);
-  EXPECT_EQ(mem.data()[4 * ps], 0); // the bytes changed to zero
-  auto r = t.collect(1);
-  ASSERT_TRUE(r);
-  EXPECT_TRUE(covers(*r, 4 * ps));
-  EXPECT_TRUE(covers(*r, 5 * ps));
+  TrackedPages t(32);
+  EXPECT_TRUE(t.written().empty());
+  ASSERT_EQ(::madvise(t.mem.data() + 4 * ps, 2 * ps, MADV_DONTNEED), 0);
+  EXPECT_EQ(t.mem.data()[4 * ps], 0); // the bytes changed to zero
+  const auto r = t.written();
+  EXPECT_TRUE(covers(r, 4 * ps));
+  EXPECT_TRUE(covers(r, 5 * ps));
   // Afterwards the zero pages are tracked like any other.
-  auto clean = t.collect(1);
-  ASSERT_TRUE(clean);
-  EXPECT_TRUE(clean->empty());
-  mem.data()[5 * ps] = 9;
-  auto again = t.collect(1);
-  ASSERT_TRUE(again);
-  EXPECT_TRUE(covers(*again, 5 * ps));
+  const auto clean = t.written();
+  EXPECT_TRUE(clean.empty());
+  t.mem.data()[5 * ps] = 9;
+  const auto again = t.written();
+  EXPECT_TRUE(covers(again, 5 * ps));
 }
 
 TEST(PageTracker, MremapOverTheRangeIsNeverMissed) {
