@@ -119,6 +119,21 @@ std::vector<std::uint64_t> DirtyTracking::block_hashes(const Region &r, std::uin
     return hash_all(r, block_size, s);
   }
   m_probed = true;
+  try {
+    return tracked_hashes(r, block_size, m, s);
+  } catch (const std::exception &e) {
+    // Page tracking must never cost a checkpoint: hash, and stop tracking.
+    m_tracker.disarm(r.id);
+    s.refused = true;
+    s.hashes.clear();
+    log_warn("region " + std::to_string(r.id) + " '" + r.name + "': page tracking failed (" +
+             e.what() + "); hashing every block");
+    return hash_all(r, block_size, s);
+  }
+}
+
+std::vector<std::uint64_t> DirtyTracking::tracked_hashes(const Region &r, std::uint64_t block_size,
+                                                         TrackingMode m, State &s) {
   const std::uint64_t nblocks = block_count(r.bytes(), block_size);
   if (m_tracker.armed(r.id) && s.hashes.size() == nblocks) {
     if (auto ranges = m_tracker.collect(r.id)) {

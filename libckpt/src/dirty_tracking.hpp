@@ -87,6 +87,9 @@ private:
     std::uint64_t blocks_hashed = 0;
   };
   std::vector<std::uint64_t> hash_all(const Region &r, std::uint64_t block_size, State &s);
+  /// The pages path of block_hashes(): collect and rehash, or (re-)arm and hash all.
+  std::vector<std::uint64_t> tracked_hashes(const Region &r, std::uint64_t block_size,
+                                            TrackingMode m, State &s);
   void announce(const Region &r, bool &logged, const std::string &what, bool important);
 
   PageTracker m_tracker;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -359,8 +360,9 @@ std::string untrackable_mapping(const std::string &maps, std::uintptr_t begin, s
     std::getline(fields >> std::ws, path);
     const std::size_t dash = span.find('-');
     if (dash == std::string::npos || perms.size() < 4) continue;
-    const auto lo = static_cast<std::uintptr_t>(std::stoull(span.substr(0, dash), nullptr, 16));
-    const auto hi = static_cast<std::uintptr_t>(std::stoull(span.substr(dash + 1), nullptr, 16));
+    const auto lo = static_cast<std::uintptr_t>(std::strtoull(span.c_str(), nullptr, 16));
+    const auto hi =
+        static_cast<std::uintptr_t>(std::strtoull(span.c_str() + dash + 1, nullptr, 16));
     if (hi <= covered || lo >= end) continue;
     if (lo > covered) break; // a hole
     const std::string what = path.empty() ? "anonymous memory" : path;

@@ -371,6 +371,34 @@ TEST(DirtyTracking, RandomWritesGiveTheHashesOfHashingEverything) {
   EXPECT_LT(hashed_total, 39 * block_count(bytes, bs) / 2);
 }
 
+TEST(DirtyTracking, NewPagesMappedOverARegionAreHashed) {
+  REQUIRE_PAGE_TRACKING();
+  Pages mem(64);
+  Region r;
+  r.id = 2;
+  r.name = "remapped";
+  r.data = mem.data();
+  r.count = mem.bytes();
+  DirtyTracking tracking;
+  tracking.configure(TrackingMode::Pages, false);
+  (void)tracking.block_hashes(r, 4 * ps);
+  ASSERT_TRUE(tracking.tracked_by_pages(2));
+  // Fresh pages (zeros, not registered) replace pages 9..12 of the region.
+  void *fresh = ::mmap(mem.data() + 9 * ps, 4 * ps, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  ASSERT_EQ(fresh, static_cast<void *>(mem.data() + 9 * ps));
+  const std::vector<std::uint64_t> tracked = tracking.block_hashes(r, 4 * ps);
+  std::vector<std::uint64_t> full(16);
+  hash_blocks(mem.data(), mem.bytes(), 4 * ps, full.data());
+  EXPECT_EQ(tracked, full);
+  // Tracked again from there on.
+  EXPECT_TRUE(tracking.tracked_by_pages(2));
+  mem.data()[10 * ps] = 1;
+  hash_blocks(mem.data(), mem.bytes(), 4 * ps, full.data());
+  EXPECT_EQ(tracking.block_hashes(r, 4 * ps), full);
+  EXPECT_EQ(tracking.blocks_hashed(2), 1u);
+}
+
 TEST(DirtyTracking, HashModeAndRuntimeRegionsAreNeverTracked) {
   Pages mem(64);
   Region r;
