@@ -169,10 +169,13 @@ std::vector<std::uint64_t> DirtyTracking::tracked_hashes(const Region &r, std::u
              "': tracked by pages on a node with " + PageTracker::support().unseen_writers +
              ": a write by these devices (an RDMA or XPMEM receive into this region) is not "
              "seen; use dirty_tracking=hash for regions they write");
-  announce(r, s.logged_pages,
-           std::string("dirty tracking by pages (") + PageTracker::support().mechanism +
-               (m == TrackingMode::Automatic ? ", chosen by auto)" : ")"),
-           true);
+  if (m_tracker.protected_bytes(r.id) == 0)
+    announce(r, s.logged_pages, "holds no whole page: hashed whole at every checkpoint", false);
+  else
+    announce(r, s.logged_pages,
+             std::string("dirty tracking by pages (") + PageTracker::support().mechanism +
+                 (m == TrackingMode::Automatic ? ", chosen by auto)" : ")"),
+             true);
   s.hashes = hash_all(r, block_size, s);
   s.armed_now = true;
   return s.hashes;

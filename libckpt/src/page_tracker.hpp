@@ -72,6 +72,12 @@ public:
   void disarm(int id) noexcept;
   void disarm_all() noexcept;
   [[nodiscard]] bool armed(int id) const noexcept { return m_ranges.count(id) != 0; }
+  /// Bytes of `id` under write-protection (its page-aligned interior; 0 when
+  /// it holds no whole page or is not armed).
+  [[nodiscard]] std::uint64_t protected_bytes(int id) const noexcept {
+    auto it = m_ranges.find(id);
+    return it == m_ranges.end() ? 0 : it->second.end - it->second.begin;
+  }
 
 private:
   struct Range {
