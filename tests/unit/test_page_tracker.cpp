@@ -72,6 +72,16 @@ struct TrackedPages {
   }
 };
 
+/// A byte region as the registry would hold it.
+Region byte_region(int id, const char *name, void *data, std::uint64_t bytes) {
+  Region r;
+  r.id = id;
+  r.name = name;
+  r.data = data;
+  r.count = bytes;
+  return r;
+}
+
 #define REQUIRE_PAGE_TRACKING()                                                                    \
   do {                                                                                             \
     if (!PageTracker::support().available)                                                         \
@@ -316,11 +326,7 @@ TEST(DirtyTracking, RandomWritesGiveTheHashesOfHashingEverything) {
   Pages mem(600);
   unsigned char *data = mem.data() + 24;
   const std::uint64_t bytes = 590 * ps + 77, bs = 16 * ps;
-  Region r;
-  r.id = 5;
-  r.name = "random";
-  r.data = data;
-  r.count = bytes;
+  Region r = byte_region(5, "random", data, bytes);
   DirtyTracking tracking;
   tracking.configure(TrackingMode::Pages, false);
   tracking.set_mode(5, TrackingMode::Pages);
@@ -374,11 +380,7 @@ TEST(DirtyTracking, RandomWritesGiveTheHashesOfHashingEverything) {
 TEST(DirtyTracking, NewPagesMappedOverARegionAreHashed) {
   REQUIRE_PAGE_TRACKING();
   Pages mem(64);
-  Region r;
-  r.id = 2;
-  r.name = "remapped";
-  r.data = mem.data();
-  r.count = mem.bytes();
+  Region r = byte_region(2, "remapped", mem.data(), mem.bytes());
   DirtyTracking tracking;
   tracking.configure(TrackingMode::Pages, false);
   (void)tracking.block_hashes(r, 4 * ps);
@@ -401,11 +403,7 @@ TEST(DirtyTracking, NewPagesMappedOverARegionAreHashed) {
 
 TEST(DirtyTracking, HashModeAndRuntimeRegionsAreNeverTracked) {
   Pages mem(64);
-  Region r;
-  r.id = -3;
-  r.name = "runtime";
-  r.data = mem.data();
-  r.count = mem.bytes();
+  Region r = byte_region(-3, "runtime", mem.data(), mem.bytes());
   DirtyTracking tracking;
   tracking.configure(TrackingMode::Pages, false);
   (void)tracking.block_hashes(r, 16 * ps);
