@@ -75,7 +75,7 @@ for p in programs:
         for s in r["sizes"]:
             for t in s["targets"]:
                 rows.append([p, str(r["ranks"]), fmt_bytes(s["state_bytes"]), t["name"],
-                             f"{t['measured']:.3f}", f"{t['comparison']} {t['target']:.2f}",
+                             f"{t['measured']:.3f}", f"{t['comparison']} {t['target']:g}",
                              "PASS" if t["pass"] else "SHORT",
                              f"{r['load_average_start']:.1f}-{r['load_average_end']:.1f}"])
 headers = ["program", "ranks", "state", "ratio", "measured", "target", "verdict", "load"]

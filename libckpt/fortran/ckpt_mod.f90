@@ -21,6 +21,8 @@ module ckpt_mod
   integer(c_int), parameter :: CKPT_BYTE = 0, CKPT_CHAR = 1, CKPT_INT32 = 2, CKPT_UINT32 = 3, &
        CKPT_INT64 = 4, CKPT_UINT64 = 5, CKPT_FLOAT = 6, CKPT_DOUBLE = 7
   integer(c_int), parameter :: CKPT_EXIT_REQUEUE = 85
+  integer(c_int), parameter :: CKPT_TRACKING_AUTO = 0, CKPT_TRACKING_HASH = 1, &
+       CKPT_TRACKING_PAGES = 2
 
   interface
     integer(c_int) function ckpt_init_f(comm, config_file) bind(C, name="ckpt_init_f")
@@ -38,6 +40,10 @@ module ckpt_mod
     integer(c_int) function ckpt_unprotect(id) bind(C, name="ckpt_unprotect")
       import :: c_int
       integer(c_int), value :: id
+    end function
+    integer(c_int) function ckpt_set_tracking(id, mode) bind(C, name="ckpt_set_tracking")
+      import :: c_int
+      integer(c_int), value :: id, mode
     end function
     integer(c_int) function ckpt_checkpoint(step) bind(C, name="ckpt_checkpoint")
       import :: c_int, c_int64_t

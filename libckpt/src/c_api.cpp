@@ -110,6 +110,22 @@ int ckpt_unprotect(int id) {
   return guarded("ckpt_unprotect", [&] { runtime("ckpt_unprotect").unprotect(id); });
 }
 
+int ckpt_set_tracking(int id, ckpt_tracking mode) {
+  std::underlying_type_t<ckpt_tracking> raw{};
+  std::memcpy(&raw, &mode, sizeof raw);
+  return guarded("ckpt_set_tracking", [&] {
+    Runtime &rt = runtime("ckpt_set_tracking");
+    switch (static_cast<long long>(raw)) {
+    case CKPT_TRACKING_AUTO: rt.set_tracking(id, TrackingMode::Automatic); return;
+    case CKPT_TRACKING_HASH: rt.set_tracking(id, TrackingMode::Hash); return;
+    case CKPT_TRACKING_PAGES: rt.set_tracking(id, TrackingMode::Pages); return;
+    default:
+      throw ArgumentError("ckpt_set_tracking: region " + std::to_string(id) +
+                          ": unknown ckpt_tracking value " + std::to_string(raw));
+    }
+  });
+}
+
 int ckpt_checkpoint(int64_t step) {
   return guarded("ckpt_checkpoint", [&] { runtime("ckpt_checkpoint").checkpoint(step); });
 }

@@ -40,6 +40,11 @@ const std::vector<OptionSpec> &option_table() {
        "USR1|USR2|TERM|INT|HUP|none"},
       {"exit_on_signal", OptionKind::Bool, "true",
        "after a signal-requested checkpoint, ask the application to stop (exit 85 = requeue)"},
+      {"dirty_tracking", OptionKind::Choice, "auto",
+       "how a checkpoint finds changed blocks: hash (hash every block), pages (hash only "
+       "blocks whose pages were written, by userfaultfd write-protection; regions it cannot "
+       "track are hashed) or auto (pages for large regions of which few blocks change)",
+       "auto|hash|pages"},
       {"staging_size", OptionKind::Size, "16MiB",
        "per-rank buffer that gathers scattered dirty blocks into large writes", "", 4096,
        INT64_C(1) << 34},
@@ -265,6 +270,7 @@ bool Config::exit_on_signal() const {
   parse_bool(get("exit_on_signal"), b);
   return b;
 }
+std::string Config::dirty_tracking() const { return get("dirty_tracking"); }
 std::uint64_t Config::staging_bytes() const { return parse_size(get("staging_size")); }
 std::optional<std::uint64_t> Config::restart_bridge_bytes() const {
   const std::string &v = get("restart_bridge");

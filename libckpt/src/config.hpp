@@ -71,6 +71,7 @@ public:
   [[nodiscard]] std::uint64_t staging_bytes() const;
   /// Empty for "auto" (the restart decides from the device).
   [[nodiscard]] std::optional<std::uint64_t> restart_bridge_bytes() const;
+  [[nodiscard]] std::string dirty_tracking() const; ///< "auto", "hash" or "pages"
 
 private:
   std::map<std::string, Entry> m_entries;

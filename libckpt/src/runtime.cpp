@@ -111,6 +111,7 @@ Runtime::Runtime(MPI_Comm comm, Config config) : m_config(std::move(config)) {
   m_size = comm_size(m_comm.get());
   set_log_rank(m_rank);
   set_log_level(m_config.log_level());
+  m_tracking.configure(tracking_mode_from_name(m_config.dirty_tracking()), m_rank == 0);
   m_dir = m_config.dir();
   std::uint64_t next = 1;
   int had_checkpoints = 0;
@@ -168,6 +169,13 @@ void Runtime::protect(int id, const std::string &name, void *data, std::size_t c
 void Runtime::unprotect(int id) {
   if (!m_regions.unprotect(id))
     throw ArgumentError("ckpt_unprotect: region " + std::to_string(id) + " is not protected");
+  m_tracking.forget(id);
+}
+
+void Runtime::set_tracking(int id, TrackingMode mode) {
+  if (id < 0 || !m_regions.find(id))
+    throw ArgumentError("ckpt_set_tracking: region " + std::to_string(id) + " is not protected");
+  m_tracking.set_mode(id, mode);
 }
 
 CheckpointStats Runtime::checkpoint(std::int64_t step) {
@@ -194,7 +202,8 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   chain.push_back(version);
   const std::uint64_t bs = m_config.block_size();
 
-  // 1. Hash every block; choose what to store.
+  // 1. Hash every block (rehash only the blocks whose pages were written, for
+  //    regions tracked by pages); choose what to store.
   const std::vector<Region *> regions = regions_in_order();
   std::vector<std::vector<std::uint64_t>> hashes(regions.size()), stored(regions.size());
   std::vector<IndexRow> mine(regions.size());
@@ -202,8 +211,8 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
           debug_fail_point("checkpoint_hash", m_rank);
           for (std::size_t i = 0; i < regions.size(); ++i) {
             const Region &r = *regions[i];
-            hashes[i].resize(block_count(r.bytes(), bs));
-            hash_blocks(r.data, r.bytes(), bs, hashes[i].data());
+            hashes[i] = m_tracking.block_hashes(r, bs);
+            m_tracking.observe(r, hashes[i]);
             stored[i] =
                 changed_blocks(hashes[i], base ? std::vector<std::uint64_t>{} : r.committed_hashes);
           }
@@ -286,6 +295,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   header.topology = m_topology;
   for (const auto &[key, entry] : m_config.entries())
     header.config += key + "=" + entry.value + "\n";
+  header.config += "dirty_tracking_mechanism=" + m_tracking.mechanism() + "\n";
   if (header.topology.empty()) {
     if (m_rank == 0) m_topology = node_topology_summary();
     broadcast(comm, m_topology, 0);
@@ -499,6 +509,7 @@ void Runtime::finalize() {
   m_restart.reset();
   SignalWatch::instance().install(0);
   m_regions.clear();
+  m_tracking.clear();
   m_lock.release();
   m_comm.reset();
 }

@@ -3,6 +3,7 @@
 #define CKPT_DETAIL_RUNTIME_HPP
 
 #include "config.hpp"
+#include "dirty_tracking.hpp"
 #include "fs.hpp"
 #include "mpi_util.hpp"
 #include "region.hpp"
@@ -39,6 +40,9 @@ public:
   void protect(int id, const std::string &name, void *data, std::size_t count,
                std::size_t elem_size, ckpt_type type);
   void unprotect(int id);
+  /// How checkpoints find the changed blocks of region `id` (protected,
+  /// id >= 0), overriding the config key dirty_tracking for it.
+  void set_tracking(int id, TrackingMode mode);
 
   CheckpointStats checkpoint(std::int64_t step);
   std::optional<CheckpointId> latest();
@@ -78,6 +82,7 @@ private:
   int m_size = 1;
   std::string m_dir;
   RegionRegistry m_regions;
+  DirtyTracking m_tracking; // hash or page tracking, per region
   // Dirty tracking: the committed version the next delta refers to.
   std::optional<std::int64_t> m_parent;
   std::vector<std::int64_t> m_chain; // chain of m_parent, base first

@@ -65,6 +65,19 @@ void Session::protect_typed(int id, const std::string &name, void *data, std::si
 }
 
 void Session::unprotect(int id) { live(m_runtime, "unprotect").unprotect(id); }
+void Session::set_tracking(int id, Tracking mode) {
+  detail::TrackingMode m = detail::TrackingMode::Automatic;
+  switch (mode) {
+  case Tracking::automatic: m = detail::TrackingMode::Automatic; break;
+  case Tracking::hash: m = detail::TrackingMode::Hash; break;
+  case Tracking::pages: m = detail::TrackingMode::Pages; break;
+  default:
+    throw detail::ArgumentError("set_tracking: region " + std::to_string(id) +
+                                ": unknown Tracking value " +
+                                std::to_string(static_cast<int>(mode)));
+  }
+  live(m_runtime, "set_tracking").set_tracking(id, m);
+}
 CheckpointStats Session::checkpoint(std::int64_t step) {
   return live(m_runtime, "checkpoint").checkpoint(step);
 }

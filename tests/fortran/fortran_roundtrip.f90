@@ -20,6 +20,10 @@ program fortran_roundtrip
   call check(ierr, "ckpt_init_f")
   ierr = ckpt_protect(0, "field"//c_null_char, c_loc(field), size(field, kind=c_size_t), CKPT_DOUBLE)
   call check(ierr, "ckpt_protect field")
+  ierr = ckpt_set_tracking(0, CKPT_TRACKING_PAGES)
+  call check(ierr, "ckpt_set_tracking field")
+  ierr = ckpt_set_tracking(7, CKPT_TRACKING_HASH)
+  if (ierr /= CKPT_ERR_ARGUMENT) call fail("ckpt_set_tracking of an unprotected region accepted")
   ierr = ckpt_protect(1, "step"//c_null_char, c_loc(step), 1_c_size_t, CKPT_INT64)
   call check(ierr, "ckpt_protect step")
 

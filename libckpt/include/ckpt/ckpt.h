@@ -74,6 +74,19 @@ int ckpt_protect(int id, const char *name, void *ptr, size_t count, ckpt_type ty
 int ckpt_protect_bytes(int id, const char *name, void *ptr, size_t count, size_t elem_size);
 int ckpt_unprotect(int id);
 
+/* How checkpoints find the changed blocks of a region (config key
+ * dirty_tracking sets the default for every region, "auto"). */
+typedef enum ckpt_tracking {
+  CKPT_TRACKING_AUTO = 0, /* pages for large regions of which few blocks change */
+  CKPT_TRACKING_HASH = 1, /* hash every block at every checkpoint */
+  CKPT_TRACKING_PAGES = 2 /* hash only the blocks whose pages were written
+                             (userfaultfd write-protection, Linux >= 6.7);
+                             memory it cannot track is hashed */
+} ckpt_tracking;
+/* Choose the tracking of protected region id from the next checkpoint on;
+ * kept when the region is protected again, dropped by ckpt_unprotect. */
+int ckpt_set_tracking(int id, ckpt_tracking mode);
+
 /* Write a checkpoint of every protected region (collective). step is a label
  * recorded with the checkpoint (usually the application's step counter). */
 int ckpt_checkpoint(int64_t step);

@@ -71,6 +71,13 @@ template <class T> constexpr ckpt_type type_of() {
     return CKPT_BYTE;
 }
 
+/// How checkpoints find the changed blocks of a region (see ckpt_tracking).
+enum class Tracking {
+  automatic = CKPT_TRACKING_AUTO,
+  hash = CKPT_TRACKING_HASH,
+  pages = CKPT_TRACKING_PAGES
+};
+
 namespace detail {
 class Runtime;
 }
@@ -105,6 +112,9 @@ public:
   void protect_typed(int id, const std::string &name, void *data, std::size_t count,
                      ckpt_type type);
   void unprotect(int id);
+  /// Tracking of protected region `id` from the next checkpoint on, overriding
+  /// the config key dirty_tracking (kept across protect, dropped by unprotect).
+  void set_tracking(int id, Tracking mode);
 
   /// Collective. Writes the dirty blocks of every protected region.
   CheckpointStats checkpoint(std::int64_t step);
