@@ -36,7 +36,8 @@ public:
   }
   void put_u64s(const std::vector<std::uint64_t> &v) {
     put<std::uint64_t>(v.size());
-    m_out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(std::uint64_t));
+    if (!v.empty())
+      m_out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(std::uint64_t));
   }
   std::string take() { return std::move(m_out); }
 
@@ -69,7 +70,7 @@ public:
   std::vector<std::uint64_t> get_u64s() {
     const std::uint64_t n = count(sizeof(std::uint64_t));
     std::vector<std::uint64_t> v(n);
-    std::memcpy(v.data(), m_in.data() + m_pos, n * sizeof(std::uint64_t));
+    if (n > 0) std::memcpy(v.data(), m_in.data() + m_pos, n * sizeof(std::uint64_t));
     m_pos += n * sizeof(std::uint64_t);
     return v;
   }
