@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -274,24 +275,24 @@ TEST(CollectiveFailures, ForgedCommitRecordIsNotTrusted) {
 TEST(CollectiveFailures, DataFileThatIsNotARegularFileIsRefused) {
   const TwoVersions two(fresh_dir());
   const std::string h5 = version_file(two.dir, 2, "h5");
-  {
+  const std::string elsewhere = two.dir + "/elsewhere.h5";
+  const std::pair<const char *, std::function<int()>> plants[] = {
+      {"a FIFO at ckpt.v000002.h5",
+       [&] { return std::remove(h5.c_str()) == 0 ? mkfifo(h5.c_str(), 0600) : -1; }},
+      {"a symbolic link at ckpt.v000002.h5",
+       [&] {
+         return std::rename(h5.c_str(), elsewhere.c_str()) == 0
+                    ? symlink("elsewhere.h5", h5.c_str())
+                    : -1;
+       }},
+  };
+  for (const auto &[what, plant] : plants) {
     Restore keep(h5);
     if (world_rank() == 0) {
-      std::remove(h5.c_str());
-      ASSERT_EQ(mkfifo(h5.c_str(), 0600), 0);
+      EXPECT_EQ(plant(), 0) << what;
     }
     MPI_Barrier(MPI_COMM_WORLD);
-    two.expect_fallback_to_v1("a FIFO at ckpt.v000002.h5");
-  }
-  {
-    Restore keep(h5);
-    if (world_rank() == 0) {
-      const std::string elsewhere = two.dir + "/elsewhere.h5";
-      std::rename(h5.c_str(), elsewhere.c_str());
-      ASSERT_EQ(symlink("elsewhere.h5", h5.c_str()), 0);
-    }
-    MPI_Barrier(MPI_COMM_WORLD);
-    two.expect_fallback_to_v1("a symbolic link at ckpt.v000002.h5");
+    two.expect_fallback_to_v1(what);
   }
 }
 
