@@ -280,7 +280,7 @@ detail::CheckpointFile open_checkpoint_file(const std::string &path) {
     throw bad_input(one_line(e.what()));
   }
   try {
-    return detail::CheckpointFile::open(path, MPI_COMM_SELF);
+    return detail::CheckpointFile::open_serial(path);
   } catch (const Error &e) {
     throw damage_found(one_line(e.what()));
   }

@@ -124,7 +124,7 @@ private:
   bool m_owner = false;
 };
 
-/// Opens a checkpoint file over MPI_COMM_SELF: bad_input when it cannot be
+/// Opens a checkpoint file read-only (HDF5's POSIX driver): bad_input when it cannot be
 /// read (missing, permission), damage_found when it is not a valid file.
 detail::CheckpointFile open_checkpoint_file(const std::string &path);
 

@@ -210,39 +210,41 @@ void h5_read_slabs(MPI_Comm comm, const std::string &path, void *data, std::uint
   file.close();
 }
 
-void posix_write_fsync(const std::string &path, const void *data, std::uint64_t bytes) {
-  Fd fd(path, O_WRONLY | O_CREAT | O_TRUNC);
-  const auto *p = static_cast<const unsigned char *>(data);
+namespace {
+
+/// Moves `bytes` through `op` (read or write) in calls of at most 1 GiB,
+/// retrying on EINTR; `what` names the call and the file in errors.
+template <class Op>
+void transfer_all(Op op, unsigned char *p, std::uint64_t bytes, const std::string &what) {
   std::uint64_t done = 0;
   while (done < bytes) {
     const std::size_t chunk =
         static_cast<std::size_t>(std::min<std::uint64_t>(bytes - done, 1ULL << 30));
-    const ssize_t n = ::write(fd.get(), p + done, chunk);
+    const ssize_t n = op(p + done, chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw errno_error("write " + path);
+      throw errno_error(what);
     }
+    if (n == 0) throw std::runtime_error(what + ": the file is shorter than expected");
     done += static_cast<std::uint64_t>(n);
   }
+}
+
+} // namespace
+
+void posix_write_fsync(const std::string &path, const void *data, std::uint64_t bytes) {
+  Fd fd(path, O_WRONLY | O_CREAT | O_TRUNC);
+  transfer_all([&](unsigned char *p, std::size_t n) { return ::write(fd.get(), p, n); },
+               const_cast<unsigned char *>(static_cast<const unsigned char *>(data)), bytes,
+               "write " + path);
   if (::fsync(fd.get()) != 0) throw errno_error("fsync " + path);
   fd.close(path);
 }
 
 void posix_read(const std::string &path, void *data, std::uint64_t bytes) {
   Fd fd(path, O_RDONLY);
-  auto *p = static_cast<unsigned char *>(data);
-  std::uint64_t done = 0;
-  while (done < bytes) {
-    const std::size_t chunk =
-        static_cast<std::size_t>(std::min<std::uint64_t>(bytes - done, 1ULL << 30));
-    const ssize_t n = ::read(fd.get(), p + done, chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw errno_error("read " + path);
-    }
-    if (n == 0) throw std::runtime_error("read " + path + ": the file is shorter than expected");
-    done += static_cast<std::uint64_t>(n);
-  }
+  transfer_all([&](unsigned char *p, std::size_t n) { return ::read(fd.get(), p, n); },
+               static_cast<unsigned char *>(data), bytes, "read " + path);
   fd.close(path);
 }
 

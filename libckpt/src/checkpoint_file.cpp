@@ -211,14 +211,6 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
   m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
 }
 
-CheckpointFile CheckpointFile::open(const std::string &path, MPI_Comm comm) {
-  H5Id fapl = file_access(comm);
-  CheckpointFile f = open_with(path, fapl.get());
-  f.m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
-  f.m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
-  return f;
-}
-
 CheckpointFile CheckpointFile::open_serial(const std::string &path) {
   H5Id fapl(check_h5(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
   check_h5_status(H5Pset_fapl_sec2(fapl.get()), "H5Pset_fapl_sec2");
@@ -388,10 +380,6 @@ std::vector<std::uint64_t> CheckpointFile::read_u64(const char *name, std::uint6
 
 void CheckpointFile::write_data(const DataOp &op) {
   transfer(k_data, H5T_NATIVE_UCHAR, true, op.memory, op.file_offset, op.bytes, true);
-}
-
-void CheckpointFile::read_data(const DataOp &op, bool collective) {
-  transfer(k_data, H5T_NATIVE_UCHAR, false, op.memory, op.file_offset, op.bytes, collective);
 }
 
 void CheckpointFile::close() {

@@ -36,8 +36,6 @@ public:
   /// error and nothing stays open.
   static CheckpointFile create(const std::string &path, MPI_Comm comm, const FileHeader &header,
                                const Sizes &sizes);
-  /// Collective over comm: opens `path` read-only.
-  static CheckpointFile open(const std::string &path, MPI_Comm comm);
   /// Opens `path` read-only in this process alone (HDF5's POSIX driver, no
   /// MPI-IO): how one rank or the tool reads a chain's metadata.
   static CheckpointFile open_serial(const std::string &path);
@@ -69,10 +67,9 @@ public:
                  const std::vector<std::uint64_t> &values);
   std::vector<std::uint64_t> read_u64(const char *dataset, std::uint64_t offset,
                                       std::uint64_t count, bool collective);
-  /// One transfer of /data; collective (every rank calls, with an empty op
-  /// when it has nothing) unless `collective` is false.
+  /// Collective: one transfer to /data (every rank calls, with an empty op
+  /// when it has nothing). Restart reads /data directly (chain_restore.hpp).
   void write_data(const DataOp &op);
-  void read_data(const DataOp &op, bool collective);
   /// Collective: closes, reporting errors (a flush happens here). The handle
   /// is released even on error (HDF5 cannot retry a close).
   void close();

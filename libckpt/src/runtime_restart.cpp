@@ -34,7 +34,7 @@ namespace ckpt::detail {
 /// Times of the phases of one restart attempt, in seconds, and its I/O.
 struct RestartTimes {
   double metadata = 0, open = 0, data = 0, verify = 0;
-  std::uint64_t bytes_read = 0, requests = 0, files = 0;
+  std::uint64_t bytes_read = 0, requests = 0;
 };
 
 namespace {
@@ -54,8 +54,7 @@ void broadcast_versions(MPI_Comm comm, std::vector<std::int64_t> &versions) {
 
 /// Collective: rank 0 sends every rank its share (`shares`, one per rank, on
 /// rank 0 only); returns this rank's.
-std::string scatter_shares(MPI_Comm comm, int rank, int size,
-                           const std::vector<std::string> &shares) {
+std::string scatter_shares(MPI_Comm comm, int rank, const std::vector<std::string> &shares) {
   std::vector<int> counts, displs;
   std::string all;
   if (rank == 0) {
@@ -71,7 +70,6 @@ std::string scatter_shares(MPI_Comm comm, int rank, int size,
   check_mpi(MPI_Scatterv(all.data(), counts.data(), displs.data(), MPI_BYTE, share.data(), mine,
                          MPI_BYTE, 0, comm),
             "MPI_Scatterv");
-  (void)size;
   return share;
 }
 
@@ -214,7 +212,7 @@ Runtime::open_restart_source(const Catalog *catalog, std::int64_t version, Resta
                               " exceeds 2 GiB; it cannot be distributed in one step");
         }));
   // 3. Scatter: every rank gets its share and opens the files.
-  const std::string bytes = scatter_shares(comm, m_rank, m_size, shares);
+  const std::string bytes = scatter_shares(comm, m_rank, shares);
   times.metadata = MPI_Wtime() - t0;
   std::unique_ptr<RestartSource> src;
   agree(comm, capture([&] {
@@ -224,7 +222,6 @@ Runtime::open_restart_source(const Catalog *catalog, std::int64_t version, Resta
                          std::to_string(version)));
         }));
   times.open = src->restorer.open_seconds();
-  times.files = src->restorer.files_opened();
   return src;
 }
 
