@@ -1,4 +1,5 @@
 #include "channel.hpp"
+#include "epoch_hooks.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -166,6 +167,7 @@ void Layer::reset_counts() noexcept {
   for (const auto &s : m_by_index)
     if (s) {
       s->counts.reset();
+      s->tags.reset();
       s->collectives = 0;
     }
 }
@@ -194,13 +196,20 @@ void Layer::account(RequestSlot &s, const MPI_Status *st) noexcept {
   switch (s.kind) {
   case RequestKind::send:
   case RequestKind::persistent_send:
-    if (cancelled && s.peer >= 0) s.comm->counts.on_send_cancelled(s.peer);
+    if (cancelled && s.peer >= 0) {
+      s.comm->counts.on_send_cancelled(s.peer);
+      s.comm->tags.on_send_cancelled(s.peer, s.tag);
+    }
     break;
   case RequestKind::receive:
   case RequestKind::persistent_receive: {
     if (cancelled) break;
     const int src = s.peer == MPI_ANY_SOURCE ? st->MPI_SOURCE : s.peer;
-    if (src >= 0 && src < s.comm->counts.peers()) s.comm->counts.on_receive(src);
+    if (src >= 0 && src < s.comm->counts.peers()) {
+      s.comm->counts.on_receive(src);
+      count_tagged_receive(s.comm, src, s.tag == MPI_ANY_TAG ? st->MPI_TAG : s.tag, s.args.buf,
+                           reinterpret_cast<MPI_Datatype>(s.args.datatype), st);
+    }
     break;
   }
   case RequestKind::matched_receive:

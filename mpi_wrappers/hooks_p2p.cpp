@@ -2,6 +2,7 @@
 // hand out virtual requests, and serve receives and probes from the drained
 // messages first (they are older than anything the implementation holds).
 #include "channel.hpp"
+#include "epoch_hooks.hpp"
 #include "hooks.hpp"
 
 #include <vector>
@@ -10,13 +11,22 @@ namespace ckpt::detail::pmpi::hooks {
 
 namespace {
 
-inline void count_send(MPI_Comm comm, int dest) {
+inline void count_send(MPI_Comm comm, int dest, int tag) {
   if (dest < 0) return; // MPI_PROC_NULL
-  if (CommState *s = layer().comm(comm)) s->counts.on_send(dest);
+  if (CommState *s = layer().comm(comm)) {
+    s->counts.on_send(dest);
+    s->tags.on_send(dest, tag);
+  }
 }
 
-inline void count_receive(CommState *s, int source) noexcept {
-  if (s && source >= 0 && source < s->counts.peers()) s->counts.on_receive(source);
+/// A receive of (buf, datatype) from `source` with `tag` (each maybe a
+/// wildcard) completed with status `st`.
+inline void count_receive(CommState *s, int source, int tag, const void *buf,
+                          MPI_Datatype datatype, const MPI_Status *st) {
+  if (source == MPI_ANY_SOURCE) source = st->MPI_SOURCE;
+  if (!s || source < 0 || source >= s->counts.peers()) return;
+  s->counts.on_receive(source);
+  count_tagged_receive(s, source, tag == MPI_ANY_TAG ? st->MPI_TAG : tag, buf, datatype, st);
 }
 
 /// A receive consumed its message also when it failed with MPI_ERR_TRUNCATE.
@@ -44,7 +54,10 @@ int post_send(Post &&post, MPI_Comm comm, int dest, int tag, MPI_Request *reques
   const int rc = post(&real);
   if (rc != MPI_SUCCESS) return rc;
   CommState *s = layer().comm(comm);
-  if (dest >= 0 && s) s->counts.on_send(dest);
+  if (dest >= 0 && s) {
+    s->counts.on_send(dest);
+    s->tags.on_send(dest, tag);
+  }
   *request = layer().wrap(real, RequestKind::send, s, dest, tag);
   return rc;
 }
@@ -64,25 +77,25 @@ int init_persistent(Init &&init, RequestKind kind, MPI_Comm comm, int peer, int 
 
 int send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   const int rc = PMPI_Send(buf, count, datatype, dest, tag, comm);
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int ssend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   const int rc = PMPI_Ssend(buf, count, datatype, dest, tag, comm);
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int bsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   const int rc = PMPI_Bsend(buf, count, datatype, dest, tag, comm);
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   const int rc = PMPI_Rsend(buf, count, datatype, dest, tag, comm);
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
@@ -120,10 +133,9 @@ int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_C
   if (auto pos = drained_match(s, source, tag))
     return deliver_now(*pos, buf, count, datatype, comm, status);
   MPI_Status local;
-  MPI_Status *st = status;
-  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = PMPI_Recv(buf, count, datatype, source, tag, comm, st);
-  if (consumed(rc)) count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+  if (consumed(rc) && source != MPI_PROC_NULL) count_receive(s, source, tag, buf, datatype, st);
   return rc;
 }
 
@@ -149,6 +161,8 @@ int irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_
   const int rc = PMPI_Irecv(buf, count, datatype, source, tag, comm, &real);
   if (rc != MPI_SUCCESS) return rc;
   *request = layer().wrap(real, RequestKind::receive, s, source, tag);
+  layer().requests()[slot_of(*request)].args =
+      ReceiveArgs{buf, count, reinterpret_cast<std::uintptr_t>(datatype)};
   return rc;
 }
 
@@ -162,17 +176,16 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, recvbuf, recvcount, recvtype, comm, status);
     rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
-    if (rc == MPI_SUCCESS) count_send(comm, dest);
+    if (rc == MPI_SUCCESS) count_send(comm, dest, sendtag);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
-  MPI_Status *st = status;
-  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
                                recvtype, source, recvtag, comm, st);
   if (consumed(rc)) {
-    count_send(comm, dest);
-    count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+    count_send(comm, dest, sendtag);
+    if (source != MPI_PROC_NULL) count_receive(s, source, recvtag, recvbuf, recvtype, st);
   }
   return rc;
 }
@@ -193,17 +206,16 @@ int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int 
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, buf, count, datatype, comm, status);
     rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
-    if (rc == MPI_SUCCESS) count_send(comm, dest);
+    if (rc == MPI_SUCCESS) count_send(comm, dest, sendtag);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
-  MPI_Status *st = status;
-  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc =
       PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
   if (consumed(rc)) {
-    count_send(comm, dest);
-    count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+    count_send(comm, dest, sendtag);
+    if (source != MPI_PROC_NULL) count_receive(s, source, recvtag, buf, datatype, st);
   }
   return rc;
 }
@@ -244,7 +256,10 @@ int matched_probe_from_drained(std::size_t pos, MPI_Message *message, MPI_Status
 void count_matched_probe(CommState *s, MPI_Message message, const MPI_Status *st) {
   if (message == MPI_MESSAGE_NO_PROC || message == MPI_MESSAGE_NULL) return;
   // The message left the channel: it is received as far as the counts go.
-  count_receive(s, st->MPI_SOURCE);
+  if (s && st->MPI_SOURCE >= 0 && st->MPI_SOURCE < s->counts.peers()) {
+    s->counts.on_receive(st->MPI_SOURCE);
+    count_probed_receive(s, st->MPI_SOURCE, st->MPI_TAG);
+  }
   ++layer().outstanding_matched_probes();
 }
 

@@ -29,9 +29,9 @@ thread_local Scratch t_scratch;
 inline RequestSlot &slot(MPI_Request r) noexcept { return layer().requests()[slot_of(r)]; }
 
 inline bool needs_status(const RequestSlot &s) noexcept {
-  return s.cancel_requested ||
-         ((s.kind == RequestKind::receive || s.kind == RequestKind::persistent_receive) &&
-          s.peer == MPI_ANY_SOURCE);
+  // Receives: the tag and count name the message for the nonblocking protocol.
+  return s.cancel_requested || s.kind == RequestKind::receive ||
+         s.kind == RequestKind::persistent_receive;
 }
 
 bool any_virtual(int n, MPI_Request reqs[]) noexcept {
@@ -332,8 +332,10 @@ int start(MPI_Request *request) {
   const int rc = PMPI_Start(&real);
   if (rc != MPI_SUCCESS) return rc;
   s.state = SlotState::active;
-  if (s.kind == RequestKind::persistent_send && s.peer >= 0 && s.comm)
+  if (s.kind == RequestKind::persistent_send && s.peer >= 0 && s.comm) {
     s.comm->counts.on_send(s.peer);
+    s.comm->tags.on_send(s.peer, s.tag);
+  }
   return rc;
 }
 

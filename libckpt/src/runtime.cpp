@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "fs.hpp"
 #include "log.hpp"
+#include "nonblocking_protocol.hpp"
 #include "debug_hooks.hpp"
 #include "participant.hpp"
 #include "restart_source.hpp"
@@ -144,6 +145,7 @@ Runtime::Runtime(MPI_Comm comm, Config config) : m_config(std::move(config)) {
   m_next_version = static_cast<std::int64_t>(next);
   m_had_checkpoints = had_checkpoints != 0;
   SignalWatch::instance().install(m_config.signal_number());
+  start_requests();
 }
 
 Runtime::~Runtime() {
@@ -191,6 +193,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
                                    ", the largest version number; move its checkpoints away");
   const MPI_Comm comm = m_comm.get();
   const double t0 = MPI_Wtime();
+  if (m_nonblocking) m_nonblocking->quiesce();
   end_restart();
   for_participants(comm, [&](CheckpointParticipant &p) { p.before_checkpoint(*this); });
 
@@ -293,9 +296,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   header.created_unix = static_cast<std::int64_t>(std::time(nullptr));
   header.library_version = std::string("libckpt ") + CKPT_VERSION_STRING;
   header.topology = m_topology;
-  for (const auto &[key, entry] : m_config.entries())
-    header.config += key + "=" + entry.value + "\n";
-  header.config += "dirty_tracking_mechanism=" + m_tracking.mechanism() + "\n";
+  header.config = header_config();
   if (header.topology.empty()) {
     if (m_rank == 0) m_topology = node_topology_summary();
     broadcast(comm, m_topology, 0);
@@ -495,17 +496,23 @@ void Runtime::append_stats_line(const CheckpointStats &s) noexcept {
 
 bool Runtime::need_checkpoint() {
   RuntimeScope scope;
-  int mine = SignalWatch::instance().consume() ? 1 : 0, any = 0;
-  check_mpi(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, m_comm.get()), "MPI_Allreduce");
-  if (any) {
+  if (m_nonblocking)
+    throw StateError("ckpt_need_checkpoint: protocol = nonblocking takes checkpoints at "
+                     "checkpoint sites: call ckpt_site(step) instead");
+  // Bit 0: a signal; bit 1: a request (API call or rank 0's timer).
+  int mine = (SignalWatch::instance().consume() ? 1 : 0) | (local_request_due() ? 2 : 0), any = 0;
+  check_mpi(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_BOR, m_comm.get()), "MPI_Allreduce");
+  if (any & 1) {
     m_signal_requested = true;
     if (m_rank == 0) log_info("checkpoint requested by a signal");
   }
-  return m_signal_requested;
+  return m_signal_requested || (any & 2) != 0;
 }
 
 void Runtime::finalize() {
   RuntimeScope scope;
+  if (m_nonblocking) m_nonblocking->quiesce();
+  m_nonblocking.reset();
   m_restart.reset();
   SignalWatch::instance().install(0);
   m_regions.clear();

@@ -14,6 +14,7 @@
 //                 candidate
 //   6. restored   participants (the PMPI layer) are told, collectively
 #include "runtime.hpp"
+#include "nonblocking_protocol.hpp"
 
 #include "catalog.hpp"
 #include "chain_loader.hpp"
@@ -146,6 +147,7 @@ std::optional<CheckpointId> Runtime::latest() {
 
 CheckpointId Runtime::restart() {
   RuntimeScope scope;
+  if (m_nonblocking) m_nonblocking->quiesce();
   end_restart();
   const MPI_Comm comm = m_comm.get();
   const double t0 = MPI_Wtime();

@@ -1,0 +1,46 @@
+// The PMPI layer's part in a nonblocking checkpoint epoch (protocol =
+// nonblocking, docs/PROTOCOL.md section 8). Every call is local to the rank:
+// no collective, no wait for another rank. The runtime drives it from its
+// checkpoint sites (nonblocking_protocol.hpp).
+#ifndef CKPT_DETAIL_EPOCH_PARTICIPANT_HPP
+#define CKPT_DETAIL_EPOCH_PARTICIPANT_HPP
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ckpt::detail {
+
+class EpochParticipant {
+public:
+  virtual ~EpochParticipant() = default;
+  /// This rank's local checkpoint of `epoch`: freezes its channel state.
+  /// `runtime_comm` names the ranks markers go to. Returns one marker per
+  /// rank of runtime_comm (this one included). Throws StateError naming what
+  /// cannot be captured.
+  virtual std::vector<std::vector<unsigned char>> open_epoch(MPI_Comm runtime_comm,
+                                                             std::uint64_t epoch,
+                                                             std::uint64_t byte_limit) = 0;
+  /// The marker runtime rank `from` sent at its local checkpoint.
+  virtual void on_marker(int from, const unsigned char *data, std::size_t bytes) = 0;
+  /// Receives the late messages still in flight; true when the channel
+  /// record is complete or failed (`problem` then says why).
+  virtual bool progress_epoch(std::string &problem) = 0;
+  /// The channel snapshot of the epoch (region -301), once complete.
+  virtual std::vector<unsigned char> epoch_snapshot() = 0;
+  /// Collective calls per communicator id at the local checkpoint.
+  virtual std::vector<std::pair<std::uint64_t, std::uint64_t>> epoch_collectives() = 0;
+  /// The epoch committed or failed everywhere: forget its records.
+  virtual void close_epoch() noexcept = 0;
+};
+
+/// The layer registers itself when loaded (null: no PMPI layer).
+void set_epoch_participant(EpochParticipant *participant) noexcept;
+EpochParticipant *epoch_participant() noexcept;
+
+} // namespace ckpt::detail
+
+#endif

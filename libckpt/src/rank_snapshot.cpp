@@ -1,0 +1,122 @@
+#include "rank_snapshot.hpp"
+
+#include "error.hpp"
+
+#include <cstring>
+
+namespace ckpt::detail {
+
+namespace {
+constexpr char k_magic[8] = {'C', 'K', 'P', 'T', 'N', 'B', 'R', '1'};
+constexpr std::size_t k_name_bytes = 64;
+
+template <class T> void put(std::string &out, T value) {
+  out.append(reinterpret_cast<const char *>(&value), sizeof value);
+}
+
+class Reader {
+public:
+  Reader(const std::string &bytes, const std::string &origin) : m_bytes(bytes), m_origin(origin) {}
+  template <class T> T get() {
+    T value{};
+    std::memcpy(&value, take(sizeof value), sizeof value);
+    return value;
+  }
+  const char *take(std::uint64_t n) {
+    if (n > m_bytes.size() - m_pos)
+      throw FormatError(m_origin + ": truncated local checkpoint (" +
+                        std::to_string(m_bytes.size()) + " bytes)");
+    const char *p = m_bytes.data() + m_pos;
+    m_pos += n;
+    return p;
+  }
+  [[nodiscard]] bool at_end() const noexcept { return m_pos == m_bytes.size(); }
+
+private:
+  const std::string &m_bytes;
+  const std::string &m_origin;
+  std::size_t m_pos = 0;
+};
+} // namespace
+
+std::string encode_rank_snapshot(const RankSnapshot &snap) {
+  std::uint64_t total = sizeof k_magic + 8 + 8 + 4 + 4;
+  for (const RankRegion &r : snap.regions)
+    total += 4 + 4 + 8 + 8 + k_name_bytes + r.bytes();
+  std::string out;
+  out.reserve(total);
+  out.append(k_magic, sizeof k_magic);
+  put(out, snap.version);
+  put(out, snap.step);
+  put(out, static_cast<std::uint32_t>(snap.rank));
+  put(out, static_cast<std::uint32_t>(snap.regions.size()));
+  for (const RankRegion &r : snap.regions) {
+    put(out, static_cast<std::int32_t>(r.id));
+    put(out, static_cast<std::int32_t>(r.type));
+    put(out, r.elem_size);
+    put(out, r.count);
+    char name[k_name_bytes] = {};
+    std::strncpy(name, r.name.c_str(), k_name_bytes - 1);
+    out.append(name, k_name_bytes);
+    if (r.bytes()) out.append(reinterpret_cast<const char *>(r.data), r.bytes());
+  }
+  return out;
+}
+
+RankSnapshot decode_rank_snapshot(const std::string &bytes, const std::string &origin) {
+  Reader in(bytes, origin);
+  if (std::memcmp(in.take(sizeof k_magic), k_magic, sizeof k_magic) != 0)
+    throw FormatError(origin + ": not a libckpt local checkpoint (bad magic)");
+  RankSnapshot snap;
+  snap.version = in.get<std::int64_t>();
+  snap.step = in.get<std::int64_t>();
+  snap.rank = static_cast<int>(in.get<std::uint32_t>());
+  const auto n = in.get<std::uint32_t>();
+  // Each region takes at least its fixed fields: bound the count by the size.
+  if (n > bytes.size() / (24 + k_name_bytes))
+    throw FormatError(origin + ": " + std::to_string(n) + " regions cannot fit in " +
+                      std::to_string(bytes.size()) + " bytes");
+  for (std::uint32_t i = 0; i < n; ++i) {
+    RankRegion r;
+    r.id = in.get<std::int32_t>();
+    r.type = in.get<std::int32_t>();
+    r.elem_size = in.get<std::uint64_t>();
+    r.count = in.get<std::uint64_t>();
+    const char *name = in.take(k_name_bytes);
+    r.name.assign(name, strnlen(name, k_name_bytes - 1));
+    if (r.elem_size == 0 || r.count > bytes.size() / r.elem_size)
+      throw FormatError(origin + ": region " + std::to_string(r.id) +
+                        " is larger than the file");
+    r.data = reinterpret_cast<const unsigned char *>(in.take(r.bytes()));
+    snap.regions.push_back(r);
+  }
+  if (!in.at_end()) throw FormatError(origin + ": trailing bytes after the last region");
+  return snap;
+}
+
+std::string rank_regions_file(const std::string &prefix, std::int64_t version, int rank) {
+  return prefix + ".v" + std::to_string(version) + ".r" + std::to_string(rank) + ".nbregions";
+}
+
+std::string rank_channels_file(const std::string &prefix, std::int64_t version, int rank) {
+  return prefix + ".v" + std::to_string(version) + ".r" + std::to_string(rank) + ".nbchannels";
+}
+
+bool is_stale_rank_file(const std::string &name, const std::string &prefix, std::int64_t version) {
+  const std::string head = prefix + ".v";
+  if (name.compare(0, head.size(), head) != 0) return false;
+  const bool regions = name.size() > 10 && name.compare(name.size() - 10, 10, ".nbregions") == 0;
+  const bool channels = name.size() > 11 && name.compare(name.size() - 11, 11, ".nbchannels") == 0;
+  if (!regions && !channels) return false;
+  std::size_t pos = head.size();
+  std::int64_t v = 0;
+  std::size_t digits = 0;
+  while (pos < name.size() && name[pos] >= '0' && name[pos] <= '9' && digits < 10) {
+    v = v * 10 + (name[pos++] - '0');
+    ++digits;
+  }
+  return digits > 0 && pos + 2 < name.size() && name[pos] == '.' && name[pos + 1] == 'r' &&
+         v <= version;
+}
+
+} // namespace ckpt::detail

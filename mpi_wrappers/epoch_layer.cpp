@@ -1,0 +1,285 @@
+// The PMPI layer's part of a nonblocking checkpoint epoch (docs/PROTOCOL.md
+// 8): freezes the channel counts at the local checkpoint, builds the
+// markers, records late messages (from the application's receives and by
+// draining what is still in flight), and produces the channel snapshot.
+// Every MPI call here is PMPI_ on the application's communicators.
+#include "channel.hpp"
+#include "epoch_cut.hpp"
+#include "epoch_hooks.hpp"
+#include "snapshot.hpp"
+
+#include "epoch_participant.hpp"
+#include "error.hpp"
+#include "mpi_util.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail::pmpi {
+
+bool g_epoch_open = false;
+
+namespace {
+
+EpochCut g_cut;
+
+/// Per communicator id: its ranks as ranks of the runtime communicator.
+std::map<std::uint64_t, std::vector<int>> g_to_runtime;
+MPI_Group g_runtime_group = MPI_GROUP_NULL;
+
+const std::vector<int> &runtime_ranks(const CommState &s) {
+  auto it = g_to_runtime.find(s.id);
+  if (it != g_to_runtime.end()) return it->second;
+  const auto comm = reinterpret_cast<MPI_Comm>(s.handle);
+  MPI_Group g;
+  check_mpi(PMPI_Comm_group(comm, &g), "MPI_Comm_group");
+  const int n = s.counts.peers();
+  std::vector<int> ranks(n), out(n, MPI_UNDEFINED);
+  for (int i = 0; i < n; ++i)
+    ranks[i] = i;
+  const int rc = PMPI_Group_translate_ranks(g, n, ranks.data(), g_runtime_group, out.data());
+  PMPI_Group_free(&g);
+  check_mpi(rc, "MPI_Group_translate_ranks");
+  return g_to_runtime.emplace(s.id, std::move(out)).first->second;
+}
+
+std::string comm_text(const CommState &s) {
+  return "communicator id " + std::to_string(s.id);
+}
+
+/// What the nonblocking protocol cannot capture at a local checkpoint yet.
+std::string refusal() {
+  if (const char *call = failed_call())
+    return std::string("the layer failed inside ") + call + " earlier: its accounting is incomplete";
+  for (const auto &[win, w] : layer().windows())
+    if (w.locks > 0 || w.lock_all || w.access || w.exposure || w.unsynced_ops)
+      return "an RMA epoch is open or has unsynchronised operations";
+  if (layer().outstanding_matched_probes() > 0)
+    return "a message matched by MPI_Mprobe/MPI_Improbe has not been received yet";
+  if (layer().freed_active_receives() > 0)
+    return "an active receive request was freed with MPI_Request_free";
+  std::string out;
+  layer().requests().for_each([&](std::uint32_t, RequestSlot &s) {
+    if (!out.empty() || s.state != SlotState::active) return;
+    const std::string where =
+        s.comm ? " on " + comm_text(*s.comm) : std::string(" on an unknown communicator");
+    switch (s.kind) {
+    case RequestKind::send: break; // its message is in flight or received: captured
+    case RequestKind::receive:
+    case RequestKind::persistent_receive:
+      out = "a receive (source " + std::to_string(s.peer) + ", tag " + std::to_string(s.tag) +
+            where + ") is pending at the local checkpoint";
+      break;
+    case RequestKind::matched_receive: out = "an MPI_Imrecv is pending" + where; break;
+    case RequestKind::persistent_send:
+      out = "a persistent send (tag " + std::to_string(s.tag) + where + ") is active";
+      break;
+    case RequestKind::collective: out = "a nonblocking collective is pending" + where; break;
+    }
+  });
+  if (!out.empty()) return out;
+  for (const auto &[comm, s] : layer().live_comms())
+    if ((!s->stable || s->inter) && !s->tags.all().empty())
+      return std::string("messages went over ") +
+             (s->inter ? "an intercommunicator" : "a communicator created by an unwrapped call") +
+             ", which the nonblocking protocol cannot name";
+  return {};
+}
+
+class EpochLayer final : public EpochParticipant {
+public:
+  std::vector<std::vector<unsigned char>> open_epoch(MPI_Comm runtime_comm, std::uint64_t epoch,
+                                                     std::uint64_t byte_limit) override {
+    if (std::string why = refusal(); !why.empty())
+      throw StateError("the nonblocking checkpoint cannot capture this rank's state: " + why);
+    int size = 0;
+    check_mpi(PMPI_Comm_size(runtime_comm, &size), "MPI_Comm_size");
+    if (g_runtime_group != MPI_GROUP_NULL) PMPI_Group_free(&g_runtime_group);
+    check_mpi(PMPI_Comm_group(runtime_comm, &g_runtime_group), "MPI_Comm_group");
+    g_to_runtime.clear();
+
+    std::vector<std::pair<CutChannel, std::uint64_t>> received;
+    std::vector<std::vector<MarkerEntry>> marks(static_cast<std::size_t>(size));
+    m_collectives.clear();
+    for (const auto &[comm, s] : layer().live_comms()) {
+      if (!s->stable || s->inter) continue;
+      m_collectives.emplace_back(s->id, s->collectives);
+      const std::vector<TagCount> counts = s->tags.all();
+      if (counts.empty()) continue;
+      const std::vector<int> &to_runtime = runtime_ranks(*s);
+      for (const TagCount &c : counts) {
+        const int peer = to_runtime[c.peer];
+        if (peer == MPI_UNDEFINED)
+          throw StateError("messages went to or came from a process outside the communicator "
+                           "libckpt was initialised on (" +
+                           comm_text(*s) + ")");
+        if (c.received) received.push_back({{peer, s->id, c.peer, c.tag}, c.received});
+        if (c.sent) marks[peer].push_back({s->id, s->rank, c.tag, c.sent});
+      }
+    }
+    // The snapshot's base: undelivered drained messages and the requests the
+    // application will find completed after a restart.
+    m_base = ChannelSnapshot{};
+    m_base.request_null = opaque(MPI_REQUEST_NULL);
+    m_base.messages = layer().drained().all();
+    layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
+      if (s.state == SlotState::completed) m_base.requests.push_back({index, s.kind, s.result});
+      else if (s.state == SlotState::active && s.kind == RequestKind::send)
+        m_base.requests.push_back({index, s.kind, Envelope{}});
+    });
+    g_cut.open(epoch, received, size, byte_limit);
+    g_epoch_open = true;
+    std::vector<std::vector<unsigned char>> out;
+    out.reserve(marks.size());
+    for (const auto &m : marks)
+      out.push_back(encode_marker(m));
+    return out;
+  }
+
+  void on_marker(int from, const unsigned char *data, std::size_t bytes) override {
+    try {
+      g_cut.on_marker(from, decode_marker(data, bytes));
+    } catch (const std::invalid_argument &e) {
+      g_cut.fail(e.what());
+    }
+  }
+
+  bool progress_epoch(std::string &problem) override {
+    if (!g_cut.complete()) {
+      complete_pending_receives();
+      for (const auto &[channel, missing] : g_cut.deficits())
+        drain(channel, missing);
+    }
+    if (!g_cut.complete()) return false;
+    problem = g_cut.problem();
+    return true;
+  }
+
+  std::vector<unsigned char> epoch_snapshot() override {
+    ChannelSnapshot snap = m_base;
+    std::vector<LateMessage> late = g_cut.late_messages();
+    for (LateMessage &m : late)
+      snap.messages.push_back({m.comm_id, m.source, m.tag, std::move(m.data)});
+    if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
+      std::fprintf(stderr,
+                   "[ckpt] libckpt_pmpi: epoch %llu: %zu late message(s) recorded, %zu held, %zu "
+                   "request(s) completed for the application\n",
+                   static_cast<unsigned long long>(g_cut.epoch()), late.size(),
+                   m_base.messages.size(), snap.requests.size());
+    return encode_snapshot(snap);
+  }
+
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> epoch_collectives() override {
+    return m_collectives;
+  }
+
+  void close_epoch() noexcept override {
+    g_cut.close();
+    g_epoch_open = false;
+    m_base = ChannelSnapshot{};
+    m_collectives.clear();
+  }
+
+private:
+  /// The application's pending receives take their messages before the
+  /// drain may (a drained message must never overtake a posted receive).
+  static void complete_pending_receives() {
+    layer().requests().for_each([](std::uint32_t, RequestSlot &s) {
+      if (s.state != SlotState::active) return;
+      if (s.kind != RequestKind::receive && s.kind != RequestKind::persistent_receive) return;
+      MPI_Request real = real_request(s.real);
+      int flag = 0;
+      MPI_Status st;
+      check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (pending application receive)");
+      if (!flag) return;
+      s.real = opaque(real);
+      Layer::account(s, &st);
+      s.result = envelope_of(st);
+      s.state = SlotState::completed;
+    });
+  }
+
+  /// Receives up to `missing` late messages of `channel` that wait in the
+  /// implementation's queue into the drained store (and the record).
+  static void drain(const CutChannel &channel, std::uint64_t missing) {
+    const auto [comm, s] = layer().find_comm(channel.comm_id);
+    if (!s) {
+      g_cut.fail("late messages on " + std::to_string(channel.comm_id) +
+                 " cannot be received: the communicator was freed");
+      return;
+    }
+    for (std::uint64_t i = 0; i < missing; ++i) {
+      int flag = 0;
+      MPI_Status st;
+      check_mpi(PMPI_Iprobe(channel.source, channel.tag, comm, &flag, &st), "MPI_Iprobe (drain)");
+      if (!flag) return;
+      MPI_Count bytes = 0;
+      check_mpi(PMPI_Get_elements_x(&st, MPI_BYTE, &bytes), "MPI_Get_elements_x (drain)");
+      if (bytes > INT32_MAX) throw MpiError("a message in flight is larger than 2 GiB");
+      DrainedMessage m;
+      m.comm_id = channel.comm_id;
+      m.source = channel.source;
+      m.tag = channel.tag;
+      m.data.resize(static_cast<std::size_t>(bytes));
+      check_mpi(PMPI_Recv(m.data.data(), static_cast<int>(bytes), MPI_PACKED, channel.source,
+                          channel.tag, comm, MPI_STATUS_IGNORE),
+                "MPI_Recv (drain)");
+      s->counts.on_receive(channel.source);
+      const std::uint64_t seq = s->tags.on_receive(channel.source, channel.tag);
+      if (g_cut.on_receive(channel, seq)) g_cut.record(channel, seq, m.data);
+      layer().drained().push(std::move(m));
+      layer().drained_changed();
+    }
+  }
+
+  ChannelSnapshot m_base;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> m_collectives;
+};
+
+EpochLayer g_epoch_layer;
+
+struct Registration {
+  Registration() noexcept { set_epoch_participant(&g_epoch_layer); }
+  ~Registration() { set_epoch_participant(nullptr); }
+} g_registration;
+
+} // namespace
+
+void epoch_received(CommState *comm, int source, int tag, std::uint64_t seq, const void *buf,
+                    MPI_Datatype datatype, const MPI_Status *status) {
+  if (!comm->stable || comm->inter) {
+    g_cut.fail("a message arrived over a communicator the nonblocking protocol cannot name");
+    return;
+  }
+  const int from = runtime_ranks(*comm)[source];
+  const CutChannel channel{from, comm->id, source, tag};
+  if (!g_cut.on_receive(channel, seq)) return;
+  const auto c = reinterpret_cast<MPI_Comm>(comm->handle);
+  int n = 0;
+  check_mpi(PMPI_Get_count(status, datatype, &n), "MPI_Get_count (late message)");
+  if (n == MPI_UNDEFINED) {
+    g_cut.fail("a late message holds a partial element of its receive's datatype");
+    return;
+  }
+  int size = 0, position = 0;
+  check_mpi(PMPI_Pack_size(n, datatype, c, &size), "MPI_Pack_size (late message)");
+  std::vector<unsigned char> data(static_cast<std::size_t>(size));
+  check_mpi(PMPI_Pack(buf, n, datatype, data.data(), size, &position, c),
+            "MPI_Pack (late message)");
+  data.resize(static_cast<std::size_t>(position));
+  g_cut.record(channel, seq, std::move(data));
+}
+
+void count_probed_receive(CommState *comm, int source, int tag) {
+  const std::uint64_t seq = comm->tags.on_receive(source, tag);
+  if (!g_epoch_open || !comm->stable || comm->inter) return;
+  const CutChannel channel{runtime_ranks(*comm)[source], comm->id, source, tag};
+  if (g_cut.on_receive(channel, seq))
+    g_cut.fail("a message matched by MPI_Mprobe/MPI_Improbe while the checkpoint epoch was open "
+               "may be a late message, which this version cannot record");
+}
+
+} // namespace ckpt::detail::pmpi
