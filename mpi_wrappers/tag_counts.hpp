@@ -23,6 +23,16 @@ struct TagCount {
 
 class TagCounts {
 public:
+  TagCounts() = default;
+  // Copies drop the cache: it points into the source's map.
+  TagCounts(const TagCounts &other) : m_counts(other.m_counts) {}
+  TagCounts &operator=(const TagCounts &other) {
+    m_counts = other.m_counts;
+    m_last = nullptr;
+    return *this;
+  }
+  ~TagCounts() = default;
+
   /// Returns the sequence number of the message sent (1 for the first).
   std::uint64_t on_send(int peer, int tag) { return ++slot(peer, tag).sent; }
   /// A send counted when posted and then cancelled successfully.
@@ -34,7 +44,10 @@ public:
   [[nodiscard]] std::uint64_t received(int peer, int tag) const noexcept;
   /// Every (peer, tag) with traffic, in no particular order.
   [[nodiscard]] std::vector<TagCount> all() const;
-  void reset() noexcept { m_counts.clear(); }
+  void reset() noexcept {
+    m_counts.clear();
+    m_last = nullptr;
+  }
 
 private:
   struct Pair {
@@ -44,9 +57,19 @@ private:
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(peer)) << 32) |
            static_cast<std::uint32_t>(tag);
   }
-  Pair &slot(int peer, int tag) { return m_counts[key(peer, tag)]; }
+  // Hot path: a one-entry cache (a program's messages mostly repeat the last
+  // peer and tag); map nodes never move, so the pointer stays valid.
+  Pair &slot(int peer, int tag) {
+    const std::uint64_t k = key(peer, tag);
+    if (m_last && k == m_last_key) return *m_last;
+    m_last = &m_counts[k];
+    m_last_key = k;
+    return *m_last;
+  }
 
   std::unordered_map<std::uint64_t, Pair> m_counts;
+  Pair *m_last = nullptr;
+  std::uint64_t m_last_key = 0;
 };
 
 } // namespace ckpt::detail::pmpi
