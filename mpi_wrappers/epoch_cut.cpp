@@ -6,14 +6,6 @@
 
 namespace ckpt::detail::pmpi {
 
-namespace {
-std::string channel_text(const CutChannel &c) {
-  return "rank " + std::to_string(c.from) + " (rank " + std::to_string(c.source) +
-         " of communicator id " + std::to_string(c.comm_id) + ", tag " + std::to_string(c.tag) +
-         ")";
-}
-} // namespace
-
 void EpochCut::open(std::uint64_t epoch,
                     const std::vector<std::pair<CutChannel, std::uint64_t>> &received, int markers,
                     std::uint64_t byte_limit) {
@@ -35,16 +27,13 @@ void EpochCut::on_marker(int from, const std::vector<MarkerEntry> &entries) {
   ++m_markers_in;
   for (const MarkerEntry &e : entries)
     m_sent[{from, e.comm_id, e.source, e.tag}] = e.sent;
-  // An early message: this rank had received more on a channel at its
+  // Early messages: this rank had received more on a channel at its
   // checkpoint than the sender had sent at its own.
   for (const auto &[channel, n] : m_at_checkpoint) {
     if (channel.from != from || n == 0) continue;
     auto it = m_sent.find(channel);
     const std::uint64_t sent = it == m_sent.end() ? 0 : it->second;
-    if (n > sent)
-      fail("a message from " + channel_text(channel) +
-           " sent after that rank's local checkpoint was received before this rank's (an early "
-           "message, which this version does not record)");
+    if (n > sent) m_early[channel] = n - sent;
   }
   trim(from);
 }
@@ -129,6 +118,7 @@ void EpochCut::close() noexcept {
   m_sent.clear();
   m_recorded.clear();
   m_recorded.shrink_to_fit();
+  m_early.clear();
   m_problem.clear();
 }
 

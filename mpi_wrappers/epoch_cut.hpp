@@ -8,8 +8,8 @@
 //                  the receiver's: recorded here, delivered again after a
 //                  restart (it is part of the channel state of the cut);
 //   early message: sent after the sender's local checkpoint, received before
-//                  the receiver's: makes the cut inconsistent; this version
-//                  detects it and fails the epoch (problem()).
+//                  the receiver's: counted here (early()); the sender skips it
+//                  when it sends it again after a restart (early_messages.hpp).
 #ifndef CKPT_PMPI_EPOCH_CUT_HPP
 #define CKPT_PMPI_EPOCH_CUT_HPP
 
@@ -79,6 +79,15 @@ public:
   /// Every marker is in and no late message is missing (or the epoch failed).
   [[nodiscard]] bool complete() const;
   [[nodiscard]] const std::string &problem() const noexcept { return m_problem; }
+  /// Channels on which this rank had, at its checkpoint, received messages
+  /// their sender sent after its own: how many.
+  [[nodiscard]] const std::map<CutChannel, std::uint64_t> &early() const noexcept {
+    return m_early;
+  }
+  /// Receive counts at the local checkpoint.
+  [[nodiscard]] const std::map<CutChannel, std::uint64_t> &at_checkpoint() const noexcept {
+    return m_at_checkpoint;
+  }
   [[nodiscard]] std::uint64_t recorded_bytes() const noexcept { return m_bytes; }
   /// The late messages in the order they were received.
   [[nodiscard]] std::vector<LateMessage> late_messages() const;
@@ -104,6 +113,7 @@ private:
   std::map<CutChannel, std::uint64_t> m_seen;          ///< highest sequence received since
   std::map<CutChannel, std::uint64_t> m_sent;          ///< from the markers
   std::vector<Recorded> m_recorded;
+  std::map<CutChannel, std::uint64_t> m_early;
   std::string m_problem;
 };
 

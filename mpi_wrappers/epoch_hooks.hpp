@@ -28,6 +28,31 @@ inline void count_tagged_receive(CommState *comm, int source, int tag, const voi
   if (g_epoch_open) epoch_received(comm, source, tag, seq, buf, datatype, status);
 }
 
+/// True while sends need a look: an epoch is open (their hashes are logged)
+/// or, after a restart, early messages are still to be skipped.
+extern bool g_send_hook;
+
+/// Slow path of send_suppressed().
+bool epoch_send(CommState *comm, int dest, int tag, const void *buf, int count,
+                MPI_Datatype datatype);
+
+/// Before a send of (buf, count, datatype) to `dest` with `tag` on `comm`:
+/// true when the send must not happen because its receiver already has the
+/// message (an early message of the restored checkpoint; the payload is
+/// checked against the one the receiver got). Such a send is not counted.
+inline bool send_suppressed(CommState *comm, int dest, int tag, const void *buf, int count,
+                            MPI_Datatype datatype) {
+  if (!g_send_hook || !comm || dest < 0) return false;
+  return epoch_send(comm, dest, tag, buf, count, datatype);
+}
+
+/// An event whose outcome depends on timing (an ANY_SOURCE match, a Test,
+/// Iprobe, Wait-any/some outcome): sends after it cannot be replayed.
+void epoch_nondeterministic() noexcept;
+inline void note_nondeterministic() noexcept {
+  if (g_epoch_open) epoch_nondeterministic();
+}
+
 /// A matched probe took a message off the channel (Mprobe/Improbe): counted
 /// now; while an epoch is open a late one cannot be recorded (no payload
 /// yet), so the epoch fails.

@@ -4,6 +4,7 @@
 // draining what is still in flight), and produces the channel snapshot.
 // Every MPI call here is PMPI_ on the application's communicators.
 #include "channel.hpp"
+#include "early_messages.hpp"
 #include "epoch_cut.hpp"
 #include "epoch_hooks.hpp"
 #include "snapshot.hpp"
@@ -11,6 +12,10 @@
 #include "epoch_participant.hpp"
 #include "error.hpp"
 #include "mpi_util.hpp"
+#include "participant.hpp"
+#include "runtime.hpp"
+
+#include <xxhash.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,10 +26,27 @@
 namespace ckpt::detail::pmpi {
 
 bool g_epoch_open = false;
+bool g_send_hook = false;
 
 namespace {
 
 EpochCut g_cut;
+SendLog g_send_log;
+Suppressor g_suppressor;
+
+/// Region id of the epoch log (send hashes and receive counts).
+constexpr int k_epoch_log_region = -302;
+
+void update_send_hook() noexcept { g_send_hook = g_epoch_open || g_suppressor.active(); }
+
+std::uint64_t payload_hash(const void *buf, int count, MPI_Datatype datatype, MPI_Comm comm) {
+  int size = 0, position = 0;
+  check_mpi(PMPI_Pack_size(count, datatype, comm, &size), "MPI_Pack_size (send hash)");
+  std::vector<unsigned char> packed(static_cast<std::size_t>(size));
+  check_mpi(PMPI_Pack(buf, count, datatype, packed.data(), size, &position, comm),
+            "MPI_Pack (send hash)");
+  return XXH3_64bits(packed.data(), static_cast<std::size_t>(position));
+}
 
 /// Per communicator id: its ranks as ranks of the runtime communicator.
 std::map<std::uint64_t, std::vector<int>> g_to_runtime;
@@ -102,6 +124,7 @@ public:
     g_to_runtime.clear();
 
     std::vector<std::pair<CutChannel, std::uint64_t>> received;
+    std::vector<LoggedChannel> sent;
     std::vector<std::vector<MarkerEntry>> marks(static_cast<std::size_t>(size));
     m_collectives.clear();
     for (const auto &[comm, s] : layer().live_comms()) {
@@ -117,7 +140,10 @@ public:
                            "libckpt was initialised on (" +
                            comm_text(*s) + ")");
         if (c.received) received.push_back({{peer, s->id, c.peer, c.tag}, c.received});
-        if (c.sent) marks[peer].push_back({s->id, s->rank, c.tag, c.sent});
+        if (c.sent) {
+          marks[peer].push_back({s->id, s->rank, c.tag, c.sent});
+          sent.push_back({{s->id, c.peer, c.tag}, c.sent, {}});
+        }
       }
     }
     // The snapshot's base: undelivered drained messages and the requests the
@@ -131,7 +157,9 @@ public:
         m_base.requests.push_back({index, s.kind, Envelope{}});
     });
     g_cut.open(epoch, received, size, byte_limit);
+    g_send_log.open(std::move(sent));
     g_epoch_open = true;
+    update_send_hook();
     std::vector<std::vector<unsigned char>> out;
     out.reserve(marks.size());
     for (const auto &m : marks)
@@ -172,18 +200,47 @@ public:
     return encode_snapshot(snap);
   }
 
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> epoch_collectives() override {
-    return m_collectives;
+  std::vector<unsigned char> epoch_log() override {
+    EpochLogSnapshot snap;
+    snap.sent = g_send_log.channels();
+    for (const auto &[c, n] : g_cut.at_checkpoint())
+      snap.received.push_back({c.from, c.comm_id, c.source, my_rank_in(c.comm_id), c.tag, n});
+    return encode_epoch_log(snap);
+  }
+
+  std::vector<unsigned char> epoch_report() override {
+    EpochReport r;
+    r.collectives = m_collectives;
+    for (const auto &[c, n] : g_cut.early())
+      r.early.push_back({c.from, c.comm_id, my_rank_in(c.comm_id), c.tag, n});
+    for (const LoggedChannel &c : g_send_log.channels())
+      r.prefix.push_back({c.channel.comm_id, c.channel.dest, c.channel.tag, c.hashes.size()});
+    return encode_report(r);
+  }
+
+  std::string check_cut(const std::vector<std::vector<unsigned char>> &reports) override {
+    std::vector<EpochReport> all;
+    all.reserve(reports.size());
+    for (const auto &b : reports)
+      all.push_back(decode_report(b.data(), b.size()));
+    return pmpi::check_cut(all);
   }
 
   void close_epoch() noexcept override {
     g_cut.close();
+    g_send_log.close();
     g_epoch_open = false;
+    update_send_hook();
     m_base = ChannelSnapshot{};
     m_collectives.clear();
   }
 
 private:
+  static int my_rank_in(std::uint64_t comm_id) {
+    const auto [comm, s] = layer().find_comm(comm_id);
+    return s ? s->rank : -1;
+  }
+
   /// The application's pending receives take their messages before the
   /// drain may (a drained message must never overtake a posted receive).
   static void complete_pending_receives() {
@@ -241,9 +298,79 @@ private:
 
 EpochLayer g_epoch_layer;
 
+/// After a restart from a nonblocking checkpoint: every receiver tells each
+/// sender how many messages of each channel it had at its checkpoint; the
+/// sender arms its suppressor with those beyond its own checkpoint.
+class EarlyRestart final : public CheckpointParticipant {
+public:
+  void before_checkpoint(Runtime &) override {}
+  void after_checkpoint(Runtime &, bool) override {}
+  void after_restart(Runtime &runtime) override {
+    g_suppressor = Suppressor{};
+    update_send_hook();
+    const std::optional<std::size_t> bytes = runtime.restored_bytes(k_epoch_log_region);
+    if (!bytes) return; // not a nonblocking checkpoint: the same on every rank
+    std::vector<unsigned char> blob(*bytes);
+    runtime.protect(k_epoch_log_region, "ckpt.pmpi.epoch_log", blob.data(), blob.size(), 1,
+                    CKPT_BYTE);
+    runtime.unprotect(k_epoch_log_region);
+    EpochLogSnapshot log;
+    try {
+      log = decode_epoch_log(blob.data(), blob.size());
+    } catch (const std::invalid_argument &e) {
+      throw FormatError("rank " + std::to_string(runtime.rank()) + ": region -302: " + e.what());
+    }
+    const int size = runtime.size();
+    std::vector<std::vector<ReceivedCount>> out(static_cast<std::size_t>(size));
+    for (const ReceivedCount &r : log.received)
+      if (r.from >= 0 && r.from < size) out[static_cast<std::size_t>(r.from)].push_back(r);
+    std::vector<int> scounts(size), rcounts(size), sdispl(size), rdispl(size);
+    std::vector<ReceivedCount> flat;
+    for (int r = 0; r < size; ++r) {
+      sdispl[r] = static_cast<int>(flat.size() * sizeof(ReceivedCount));
+      scounts[r] = static_cast<int>(out[r].size() * sizeof(ReceivedCount));
+      flat.insert(flat.end(), out[r].begin(), out[r].end());
+    }
+    const MPI_Comm comm = runtime.comm();
+    check_mpi(PMPI_Alltoall(scounts.data(), 1, MPI_INT, rcounts.data(), 1, MPI_INT, comm),
+              "MPI_Alltoall (early messages)");
+    int total = 0;
+    for (int r = 0; r < size; ++r) {
+      rdispl[r] = total;
+      total += rcounts[r];
+    }
+    std::vector<ReceivedCount> in(static_cast<std::size_t>(total) / sizeof(ReceivedCount));
+    check_mpi(PMPI_Alltoallv(flat.data(), scounts.data(), sdispl.data(), MPI_BYTE, in.data(),
+                             rcounts.data(), rdispl.data(), MPI_BYTE, comm),
+              "MPI_Alltoallv (early messages)");
+    std::vector<std::pair<OutChannel, std::uint64_t>> received;
+    for (const ReceivedCount &r : in)
+      received.push_back({{r.comm_id, r.dest, r.tag}, r.received});
+    try {
+      g_suppressor.arm(log.sent, received);
+    } catch (const std::runtime_error &e) {
+      throw StateError("rank " + std::to_string(runtime.rank()) + ": " + e.what());
+    }
+    update_send_hook();
+    if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
+      std::fprintf(stderr,
+                   "[ckpt][rank %d] libckpt_pmpi: restart: %llu early message(s) to skip when "
+                   "sent again\n",
+                   runtime.rank(), static_cast<unsigned long long>(g_suppressor.remaining()));
+  }
+};
+
+EarlyRestart g_early_restart;
+
 struct Registration {
-  Registration() noexcept { set_epoch_participant(&g_epoch_layer); }
-  ~Registration() { set_epoch_participant(nullptr); }
+  Registration() noexcept {
+    set_epoch_participant(&g_epoch_layer);
+    register_participant(&g_early_restart);
+  }
+  ~Registration() {
+    set_epoch_participant(nullptr);
+    unregister_participant(&g_early_restart);
+  }
 } g_registration;
 
 } // namespace
@@ -272,6 +399,28 @@ void epoch_received(CommState *comm, int source, int tag, std::uint64_t seq, con
   data.resize(static_cast<std::size_t>(position));
   g_cut.record(channel, seq, std::move(data));
 }
+
+bool epoch_send(CommState *comm, int dest, int tag, const void *buf, int count,
+                MPI_Datatype datatype) {
+  if (!comm->stable || comm->inter) return false;
+  const OutChannel channel{comm->id, dest, tag};
+  const auto c = reinterpret_cast<MPI_Comm>(comm->handle);
+  if (g_suppressor.active()) {
+    bool skip = false;
+    try {
+      skip = g_suppressor.skip(channel, payload_hash(buf, count, datatype, c));
+    } catch (const std::runtime_error &e) {
+      throw StateError(e.what());
+    }
+    update_send_hook();
+    if (skip) return true;
+  }
+  if (g_epoch_open && g_send_log.deterministic())
+    g_send_log.sent(channel, payload_hash(buf, count, datatype, c));
+  return false;
+}
+
+void epoch_nondeterministic() noexcept { g_send_log.nondeterministic(); }
 
 void count_probed_receive(CommState *comm, int source, int tag) {
   const std::uint64_t seq = comm->tags.on_receive(source, tag);

@@ -48,12 +48,32 @@ int deliver_now(std::size_t pos, void *buf, int count, MPI_Datatype dt, MPI_Comm
   return layer().deliver(layer().drained().take(pos), buf, count, dt, comm, status, env);
 }
 
+/// A request born complete (a receive served from the drained store, a send
+/// whose receiver already has the message).
+MPI_Request completed_request(RequestKind kind, CommState *comm, int peer, int tag) {
+  const std::uint32_t index = layer().requests().allocate();
+  RequestSlot &slot = layer().requests()[index];
+  slot.kind = kind;
+  slot.comm = comm;
+  slot.peer = peer;
+  slot.tag = tag;
+  slot.real = opaque(MPI_REQUEST_NULL);
+  slot.state = SlotState::completed;
+  slot.result = Envelope{};
+  return virtual_request(index);
+}
+
 template <class Post>
-int post_send(Post &&post, MPI_Comm comm, int dest, int tag, MPI_Request *request) {
+int post_send(Post &&post, const void *buf, int count, MPI_Datatype datatype, MPI_Comm comm,
+              int dest, int tag, MPI_Request *request) {
+  CommState *s = layer().comm(comm);
+  if (send_suppressed(s, dest, tag, buf, count, datatype)) {
+    *request = completed_request(RequestKind::send, s, dest, tag);
+    return MPI_SUCCESS;
+  }
   MPI_Request real = MPI_REQUEST_NULL;
   const int rc = post(&real);
   if (rc != MPI_SUCCESS) return rc;
-  CommState *s = layer().comm(comm);
   if (dest >= 0 && s) {
     s->counts.on_send(dest);
     s->tags.on_send(dest, tag);
@@ -76,24 +96,28 @@ int init_persistent(Init &&init, RequestKind kind, MPI_Comm comm, int peer, int 
 } // namespace
 
 int send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = PMPI_Send(buf, count, datatype, dest, tag, comm);
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int ssend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = PMPI_Ssend(buf, count, datatype, dest, tag, comm);
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int bsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = PMPI_Bsend(buf, count, datatype, dest, tag, comm);
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = PMPI_Rsend(buf, count, datatype, dest, tag, comm);
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
@@ -102,33 +126,34 @@ int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, 
 int isend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
           MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Isend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Isend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int issend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Issend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Issend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int ibsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Ibsend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Ibsend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int irsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Irsend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Irsend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
          MPI_Status *status) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag))
     return deliver_now(*pos, buf, count, datatype, comm, status);
@@ -141,6 +166,7 @@ int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_C
 
 int irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
           MPI_Request *request) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag)) {
     // Served at once from a drained message: the request is born complete.
@@ -170,6 +196,9 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
              void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
              MPI_Comm comm, MPI_Status *status) {
   CommState *s = layer().comm(comm);
+  if (send_suppressed(s, dest, sendtag, sendbuf, sendcount, sendtype))
+    return recv(recvbuf, recvcount, recvtype, source, recvtag, comm, status);
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   if (auto pos = drained_match(s, source, recvtag)) {
     MPI_Request sreq = MPI_REQUEST_NULL;
     int rc = PMPI_Isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, &sreq);
@@ -193,6 +222,9 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
 int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int sendtag, int source,
                      int recvtag, MPI_Comm comm, MPI_Status *status) {
   CommState *s = layer().comm(comm);
+  if (send_suppressed(s, dest, sendtag, buf, count, datatype))
+    return recv(buf, count, datatype, source, recvtag, comm, status);
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   if (auto pos = drained_match(s, source, recvtag)) {
     // Send a packed copy, then overwrite the buffer with the drained message.
     int size = 0, position = 0;
@@ -221,6 +253,7 @@ int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int 
 }
 
 int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   if (auto pos = drained_match(layer().comm(comm), source, tag)) {
     if (status != MPI_STATUS_IGNORE) {
       const DrainedMessage &m = layer().drained().at(*pos);
@@ -232,6 +265,7 @@ int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
 }
 
 int iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (auto pos = drained_match(layer().comm(comm), source, tag)) {
     *flag = 1;
     if (status != MPI_STATUS_IGNORE) {
@@ -266,6 +300,7 @@ void count_matched_probe(CommState *s, MPI_Message message, const MPI_Status *st
 } // namespace
 
 int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status *status) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag))
     return matched_probe_from_drained(*pos, message, status);
@@ -278,6 +313,7 @@ int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status 
 
 int improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
             MPI_Status *status) {
+  note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag)) {
     *flag = 1;
@@ -339,28 +375,32 @@ int send_init(const void *buf, int count, MPI_Datatype datatype, int dest, int t
               MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Send_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, comm, dest, tag, request,
+      ReceiveArgs{const_cast<void *>(buf), count, reinterpret_cast<std::uintptr_t>(datatype)});
 }
 
 int ssend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Ssend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, comm, dest, tag, request,
+      ReceiveArgs{const_cast<void *>(buf), count, reinterpret_cast<std::uintptr_t>(datatype)});
 }
 
 int bsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Bsend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, comm, dest, tag, request,
+      ReceiveArgs{const_cast<void *>(buf), count, reinterpret_cast<std::uintptr_t>(datatype)});
 }
 
 int rsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Rsend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, comm, dest, tag, request,
+      ReceiveArgs{const_cast<void *>(buf), count, reinterpret_cast<std::uintptr_t>(datatype)});
 }
 
 int recv_init(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,

@@ -2,6 +2,7 @@
 // account completed receives, and report requests the layer completed itself
 // (during a checkpoint, from drained messages, or restored from a snapshot).
 #include "channel.hpp"
+#include "epoch_hooks.hpp"
 #include "hooks.hpp"
 
 #include <vector>
@@ -124,6 +125,7 @@ int wait(MPI_Request *request, MPI_Status *status) {
 }
 
 int test(MPI_Request *request, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (passthrough(request)) return PMPI_Test(request, flag, status);
   RequestSlot &s = slot(*request);
   if (s.state == SlotState::completed) {
@@ -144,6 +146,7 @@ int test(MPI_Request *request, int *flag, MPI_Status *status) {
 }
 
 int request_get_status(MPI_Request request, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (!is_virtual_request(request)) {
     layer().fix_stale_null(&request);
     return PMPI_Request_get_status(request, flag, status);
@@ -194,6 +197,7 @@ int waitall(int count, MPI_Request array_of_requests[], MPI_Status *array_of_sta
 }
 
 int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status array_of_statuses[]) {
+  note_nondeterministic();
   if (!any_virtual(count, array_of_requests))
     return PMPI_Testall(count, array_of_requests, flag, array_of_statuses);
   MPI_Request *real = translate(count, array_of_requests);
@@ -205,6 +209,7 @@ int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status ar
 }
 
 int waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *status) {
+  note_nondeterministic();
   if (!any_virtual(count, array_of_requests))
     return PMPI_Waitany(count, array_of_requests, index, status);
   if (const int i = first_layer_completed(count, array_of_requests); i >= 0) {
@@ -221,6 +226,7 @@ int waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *
 }
 
 int testany(int count, MPI_Request array_of_requests[], int *index, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (!any_virtual(count, array_of_requests))
     return PMPI_Testany(count, array_of_requests, index, flag, status);
   if (const int i = first_layer_completed(count, array_of_requests); i >= 0) {
@@ -279,12 +285,14 @@ int some(SomeFn fn, int incount, MPI_Request reqs[], int *outcount, int indices[
 
 int waitsome(int incount, MPI_Request array_of_requests[], int *outcount, int array_of_indices[],
              MPI_Status array_of_statuses[]) {
+  note_nondeterministic();
   return some(PMPI_Waitsome, incount, array_of_requests, outcount, array_of_indices,
               array_of_statuses);
 }
 
 int testsome(int incount, MPI_Request array_of_requests[], int *outcount, int array_of_indices[],
              MPI_Status array_of_statuses[]) {
+  note_nondeterministic();
   return some(PMPI_Testsome, incount, array_of_requests, outcount, array_of_indices,
               array_of_statuses);
 }
@@ -327,6 +335,13 @@ int start(MPI_Request *request) {
                           reinterpret_cast<MPI_Comm>(s.comm->handle), MPI_STATUS_IGNORE, &s.result);
       return MPI_SUCCESS;
     }
+  }
+  if (s.kind == RequestKind::persistent_send &&
+      send_suppressed(s.comm, s.peer, s.tag, s.args.buf, s.args.count,
+                      reinterpret_cast<MPI_Datatype>(s.args.datatype))) {
+    s.state = SlotState::completed; // the receiver already has it
+    s.result = Envelope{};
+    return MPI_SUCCESS;
   }
   MPI_Request real = real_request(s.real);
   const int rc = PMPI_Start(&real);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 
 namespace ckpt::detail {
@@ -17,6 +18,10 @@ void CheckpointTrigger::configure(double interval, double now) noexcept {
   m_next_timer = interval > 0 ? now + interval : 0;
   m_last_poll = now;
   m_start = now;
+  // Tests force a lead (0: the next site) so that ranks take their local
+  // checkpoints at different iterations and messages cross the cut.
+  if (const char *lead = std::getenv("CKPT_DEBUG_NB_LEAD"); lead && *lead)
+    m_forced_lead = std::strtol(lead, nullptr, 10);
 }
 
 bool CheckpointTrigger::clock_due(double now) noexcept {
@@ -36,6 +41,7 @@ std::uint64_t CheckpointTrigger::lead(double now) const noexcept {
   // A request is seen at the first poll after it arrives: cover a few poll
   // intervals and the message's way, at the slower of the recent and the
   // average pace.
+  if (m_forced_lead >= 0) return static_cast<std::uint64_t>(m_forced_lead);
   double per_site = m_site_seconds;
   if (m_sites > 0) per_site = std::max(per_site, (now - m_start) / static_cast<double>(m_sites));
   if (per_site <= 0) return 2;

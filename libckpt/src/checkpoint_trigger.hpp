@@ -51,6 +51,7 @@ private:
   std::uint64_t m_sites_at_poll = 0;
   double m_site_seconds = 0; ///< recent time per site
   double m_start = 0;
+  long m_forced_lead = -1; ///< CKPT_DEBUG_NB_LEAD (tests: ranks checkpoint at different sites)
 };
 
 } // namespace ckpt::detail

@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace ckpt::detail {
@@ -31,8 +30,13 @@ public:
   virtual bool progress_epoch(std::string &problem) = 0;
   /// The channel snapshot of the epoch (region -301), once complete.
   virtual std::vector<unsigned char> epoch_snapshot() = 0;
-  /// Collective calls per communicator id at the local checkpoint.
-  virtual std::vector<std::pair<std::uint64_t, std::uint64_t>> epoch_collectives() = 0;
+  /// The epoch's send log and receive counts (region -302), once complete.
+  virtual std::vector<unsigned char> epoch_log() = 0;
+  /// What rank 0 needs to decide on the cut, once complete.
+  virtual std::vector<unsigned char> epoch_report() = 0;
+  /// Rank 0: why the cut of these reports (index = runtime rank) cannot be
+  /// committed, or empty.
+  virtual std::string check_cut(const std::vector<std::vector<unsigned char>> &reports) = 0;
   /// The epoch committed or failed everywhere: forget its records.
   virtual void close_epoch() noexcept = 0;
 };

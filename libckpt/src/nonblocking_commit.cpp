@@ -12,6 +12,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstring>
 #include <ctime>
 
@@ -22,17 +23,23 @@
 namespace ckpt::detail {
 
 namespace {
-/// Region id and name of the PMPI layer's channel snapshot (channel_participant.hpp).
-constexpr int k_channels_region = -301;
-constexpr const char *k_channels_name = "ckpt.pmpi.channels";
+/// Region ids and names of the PMPI layer's channel snapshot
+/// (channel_participant.hpp) and epoch log (epoch_layer.cpp), in the order
+/// of the channel file.
+struct LayerRegion {
+  int id;
+  const char *name;
+};
+constexpr LayerRegion k_layer_regions[] = {{-301, "ckpt.pmpi.channels"},
+                                           {-302, "ckpt.pmpi.epoch_log"}};
 /// Largest local checkpoint file read back: a rank's state is bounded by memory.
 constexpr std::uint64_t k_max_rank_file = std::uint64_t{1} << 40;
 } // namespace
 
 CommitRecord assemble_version(const AssemblyInput &in) {
   const double t0 = MPI_Wtime();
-  std::vector<std::string> contents(static_cast<std::size_t>(in.nranks)),
-      channels(static_cast<std::size_t>(in.nranks));
+  std::vector<std::string> contents(static_cast<std::size_t>(in.nranks));
+  std::vector<std::vector<std::string>> channels(static_cast<std::size_t>(in.nranks));
   std::vector<RankSnapshot> snaps(static_cast<std::size_t>(in.nranks));
   std::vector<std::string> files;
   for (int r = 0; r < in.nranks; ++r) {
@@ -47,15 +54,20 @@ CommitRecord assemble_version(const AssemblyInput &in) {
       throw FormatError(regions + ": holds version " + std::to_string(snaps[i].version) +
                         " of rank " + std::to_string(snaps[i].rank) + ", expected version " +
                         std::to_string(in.version) + " of rank " + std::to_string(r));
-    channels[i] = read_file(chan, k_max_rank_file);
-    RankRegion c;
-    c.id = k_channels_region;
-    c.type = CKPT_BYTE;
-    c.elem_size = 1;
-    c.count = channels[i].size();
-    c.name = k_channels_name;
-    c.data = reinterpret_cast<const unsigned char *>(channels[i].data());
-    snaps[i].regions.push_back(c);
+    channels[i] = decode_channel_regions(read_file(chan, k_max_rank_file), chan);
+    if (channels[i].size() > std::size(k_layer_regions))
+      throw FormatError(chan + ": " + std::to_string(channels[i].size()) +
+                        " regions, at most " + std::to_string(std::size(k_layer_regions)));
+    for (std::size_t k = 0; k < channels[i].size(); ++k) {
+      RankRegion c;
+      c.id = k_layer_regions[k].id;
+      c.type = CKPT_BYTE;
+      c.elem_size = 1;
+      c.count = channels[i][k].size();
+      c.name = k_layer_regions[k].name;
+      c.data = reinterpret_cast<const unsigned char *>(channels[i][k].data());
+      snaps[i].regions.push_back(c);
+    }
     std::sort(snaps[i].regions.begin(), snaps[i].regions.end(),
               [](const RankRegion &a, const RankRegion &b) { return a.id < b.id; });
   }

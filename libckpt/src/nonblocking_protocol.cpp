@@ -154,13 +154,10 @@ void NonblockingProtocol::handle(int from, int tag, std::vector<unsigned char> &
     d.ok = in.get<std::uint8_t>() != 0;
     const auto version = in.get<std::int64_t>();
     const auto step = in.get<std::int64_t>();
-    const auto n = in.get<std::uint32_t>();
-    if (n > in.rest_size() / 16) throw MpiError("malformed checkpoint report");
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const auto id = in.get<std::uint64_t>();
-      d.collectives.emplace_back(id, in.get<std::uint64_t>());
-    }
-    d.problem = in.rest_text();
+    const auto n = in.get<std::uint64_t>();
+    if (n > in.rest_size()) throw MpiError("malformed checkpoint report");
+    d.report.assign(in.rest(), in.rest() + n);
+    d.problem.assign(reinterpret_cast<const char *>(in.rest()) + n, in.rest_size() - n);
     m_versions[epoch] = version;
     if (from == 0) m_steps[epoch] = step;
     m_dones[epoch][from] = std::move(d);
@@ -265,7 +262,7 @@ void NonblockingProtocol::take_local(std::int64_t step, const char *refusal) {
              .put(std::uint8_t{0})
              .put(request.version)
              .put(step)
-             .put(std::uint32_t{0})
+             .put(std::uint64_t{0})
              .put_text("rank " + std::to_string(m_rank) + ": " + problem)
              .take());
     m_done_sent = true;
@@ -289,14 +286,15 @@ void NonblockingProtocol::finish_record() {
   EpochParticipant *p = epoch_participant();
   std::string problem;
   if (!p->progress_epoch(problem)) return;
+  std::vector<unsigned char> report;
   if (problem.empty()) {
     try {
       debug_kill_point("nb_record", m_taken_version, m_rank);
-      const std::vector<unsigned char> blob = p->epoch_snapshot();
       write_file_atomic(
           join_path(m_rt.config().dir(),
                     rank_channels_file(m_rt.config().prefix(), m_taken_version, m_rank)),
-          std::string(blob.begin(), blob.end()), m_rt.config().fsync());
+          encode_channel_regions({p->epoch_snapshot(), p->epoch_log()}), m_rt.config().fsync());
+      report = p->epoch_report();
     } catch (const std::exception &e) {
       problem = e.what();
     }
@@ -304,11 +302,7 @@ void NonblockingProtocol::finish_record() {
   Writer w;
   w.put(m_taken).put(static_cast<std::uint8_t>(problem.empty())).put(m_taken_version);
   w.put(m_steps[m_taken]);
-  const auto colls = problem.empty() ? p->epoch_collectives()
-                                     : std::vector<std::pair<std::uint64_t, std::uint64_t>>{};
-  w.put(static_cast<std::uint32_t>(colls.size()));
-  for (const auto &[id, n] : colls)
-    w.put(id).put(n);
+  w.put(static_cast<std::uint64_t>(report.size())).put_bytes(report.data(), report.size());
   if (!problem.empty()) w.put_text("rank " + std::to_string(m_rank) + ": " + problem);
   send(0, k_tag_done, w.take());
   m_done_sent = true;
@@ -323,19 +317,15 @@ void NonblockingProtocol::decide() {
       if (!d.ok && problem.empty()) problem = d.problem;
     if (problem.empty() && static_cast<int>(reports.size()) < m_size) return;
     if (problem.empty()) {
-      // Collectives across the cut: every member of a communicator must
-      // have taken its local checkpoint after the same number of calls.
-      std::map<std::uint64_t, std::pair<std::uint64_t, int>> first;
+      // Collectives and early messages across the cut (docs/PROTOCOL.md 8.6).
+      std::vector<std::vector<unsigned char>> all;
       for (const auto &[rank, d] : reports)
-        for (const auto &[id, n] : d.collectives) {
-          auto [f, fresh] = first.emplace(id, std::make_pair(n, rank));
-          if (!fresh && f->second.first != n && problem.empty())
-            problem = "collective calls cross the cut on communicator id " + std::to_string(id) +
-                      ": rank " + std::to_string(f->second.second) +
-                      " took its local checkpoint after " + std::to_string(f->second.first) +
-                      " of them, rank " + std::to_string(rank) + " after " + std::to_string(n) +
-                      " (request checkpoints where ranks are between the same collectives)";
-        }
+        all.push_back(d.report);
+      try {
+        problem = epoch_participant()->check_cut(all);
+      } catch (const std::exception &e) {
+        problem = e.what();
+      }
     }
     const std::int64_t version = m_versions[epoch];
     if (problem.empty()) commit_version(epoch, version, problem);

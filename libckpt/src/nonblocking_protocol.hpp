@@ -53,7 +53,7 @@ private:
   };
   struct Done {
     bool ok = false;
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> collectives;
+    std::vector<unsigned char> report; ///< the layer's (EpochParticipant::epoch_report)
     std::string problem;
   };
   struct PendingSend {

@@ -94,6 +94,27 @@ RankSnapshot decode_rank_snapshot(const std::string &bytes, const std::string &o
   return snap;
 }
 
+std::string encode_channel_regions(const std::vector<std::vector<unsigned char>> &blobs) {
+  std::string out;
+  for (const auto &b : blobs) {
+    put(out, static_cast<std::uint64_t>(b.size()));
+    out.append(reinterpret_cast<const char *>(b.data()), b.size());
+  }
+  return out;
+}
+
+std::vector<std::string> decode_channel_regions(const std::string &bytes,
+                                                const std::string &origin) {
+  std::vector<std::string> out;
+  Reader in(bytes, origin);
+  while (!in.at_end()) {
+    const auto n = in.get<std::uint64_t>();
+    const char *p = in.take(n);
+    out.emplace_back(p, n);
+  }
+  return out;
+}
+
 std::string rank_regions_file(const std::string &prefix, std::int64_t version, int rank) {
   return prefix + ".v" + std::to_string(version) + ".r" + std::to_string(rank) + ".nbregions";
 }

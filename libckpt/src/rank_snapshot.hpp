@@ -39,6 +39,13 @@ std::string encode_rank_snapshot(const RankSnapshot &snap);
 /// over-long buffer, or sizes that do not add up.
 RankSnapshot decode_rank_snapshot(const std::string &bytes, const std::string &origin);
 
+/// The channel file holds the layer's regions -301 and -302, each as a
+/// u64 length and its bytes.
+std::string encode_channel_regions(const std::vector<std::vector<unsigned char>> &blobs);
+/// Throws FormatError naming `origin` when the lengths do not add up.
+std::vector<std::string> decode_channel_regions(const std::string &bytes,
+                                                const std::string &origin);
+
 /// "<prefix>.v<version>.r<rank>.nbregions" and ".nbchannels".
 std::string rank_regions_file(const std::string &prefix, std::int64_t version, int rank);
 std::string rank_channels_file(const std::string &prefix, std::int64_t version, int rank);

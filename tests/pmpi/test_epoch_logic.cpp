@@ -1,5 +1,7 @@
 // Unit tests of the nonblocking protocol's plain classes: per-tag sequence
-// numbers (TagCounts) and one rank's side of an epoch (EpochCut). No MPI.
+// numbers (TagCounts), one rank's side of an epoch (EpochCut), early messages
+// (SendLog, Suppressor, check_cut). No MPI.
+#include "early_messages.hpp"
 #include "epoch_cut.hpp"
 #include "tag_counts.hpp"
 
@@ -102,14 +104,17 @@ TEST(EpochCut, TagsKeepMessagesApartThatAChannelCountWouldConfuse) {
   EXPECT_EQ(cut.late_messages()[0].tag, 1);
 }
 
-TEST(EpochCut, AnEarlyMessageFailsTheEpoch) {
+TEST(EpochCut, EarlyMessagesAreCounted) {
   EpochCut cut;
   // At its checkpoint this rank had received 3 messages on (1, tag 7)...
   cut.open(4, {{ch(1, 7), 3}}, 2, 1 << 20);
-  // ...of which rank 1 had sent only 2 at its own.
+  cut.on_marker(0, {});
+  // ...of which rank 1 had sent only 2 at its own: one early message.
   cut.on_marker(1, {{1, 1, 7, 2}});
-  EXPECT_NE(cut.problem().find("early message"), std::string::npos);
-  EXPECT_TRUE(cut.complete()); // complete: failed
+  EXPECT_TRUE(cut.problem().empty());
+  ASSERT_EQ(cut.early().size(), 1u);
+  EXPECT_EQ(cut.early().begin()->second, 1u);
+  EXPECT_TRUE(cut.complete());
   EXPECT_TRUE(cut.late_messages().empty());
 }
 
@@ -160,4 +165,81 @@ TEST(EpochCut, MarkersRoundTripAndRejectTornBytes) {
   EXPECT_EQ(out[1].sent, 1u);
   EXPECT_THROW(decode_marker(b.data(), b.size() - 1), std::invalid_argument);
   EXPECT_TRUE(decode_marker(nullptr, 0).empty());
+}
+
+TEST(SendLog, HashesOnlyTheDeterministicPrefix) {
+  SendLog log;
+  log.open({{{1, 2, 7}, 5, {}}});
+  log.sent({1, 2, 7}, 11);
+  log.sent({1, 3, 7}, 12); // a channel without sends at the checkpoint
+  log.nondeterministic();
+  log.sent({1, 2, 7}, 13); // after an ANY_SOURCE match: not replayable
+  const auto channels = log.channels();
+  ASSERT_EQ(channels.size(), 2u);
+  EXPECT_EQ(channels[0].at_checkpoint, 5u);
+  EXPECT_EQ(channels[0].hashes, (std::vector<std::uint64_t>{11}));
+  EXPECT_EQ(channels[1].at_checkpoint, 0u);
+  log.close();
+  EXPECT_TRUE(log.channels().empty());
+  EXPECT_TRUE(log.deterministic());
+}
+
+TEST(Suppressor, SkipsExactlyTheEarlyMessagesAndChecksThem) {
+  Suppressor s;
+  // The sender had sent 5 on (1, 2, 7) at its checkpoint, then 3 more; the
+  // receiver had 7 at its own: messages 6 and 7 are early.
+  s.arm({{{1, 2, 7}, 5, {61, 71, 81}}}, {{{1, 2, 7}, 7}, {{1, 3, 7}, 0}});
+  EXPECT_TRUE(s.active());
+  EXPECT_EQ(s.remaining(), 2u);
+  EXPECT_FALSE(s.skip({1, 3, 7}, 1)); // another channel: sent
+  EXPECT_TRUE(s.skip({1, 2, 7}, 61));
+  EXPECT_THROW(s.skip({1, 2, 7}, 99), std::runtime_error); // not what the receiver got
+  EXPECT_TRUE(s.skip({1, 2, 7}, 71));
+  EXPECT_FALSE(s.active());
+  EXPECT_FALSE(s.skip({1, 2, 7}, 81)); // message 8: sent
+}
+
+TEST(Suppressor, RefusesMoreEarlyMessagesThanTheLogVouchesFor) {
+  Suppressor s;
+  EXPECT_THROW(s.arm({{{1, 2, 7}, 5, {61}}}, {{{1, 2, 7}, 8}}), std::runtime_error);
+  EXPECT_THROW(s.arm({}, {{{1, 2, 7}, 1}}), std::runtime_error);
+}
+
+TEST(EpochLog, RoundTripAndCorruption) {
+  EpochLogSnapshot snap;
+  snap.sent = {{{1, 2, -7}, 5, {1, 2, 3}}};
+  snap.received = {{3, 9, 1, 0, 4, 17}};
+  const auto b = encode_epoch_log(snap);
+  const auto d = decode_epoch_log(b.data(), b.size());
+  ASSERT_EQ(d.sent.size(), 1u);
+  EXPECT_EQ(d.sent[0].channel.tag, -7);
+  EXPECT_EQ(d.sent[0].hashes.size(), 3u);
+  ASSERT_EQ(d.received.size(), 1u);
+  EXPECT_EQ(d.received[0].received, 17u);
+  for (std::size_t n : {std::size_t{0}, std::size_t{9}, b.size() - 1})
+    EXPECT_THROW(decode_epoch_log(b.data(), n), std::invalid_argument) << n;
+  auto longer = b;
+  longer.push_back(0);
+  EXPECT_THROW(decode_epoch_log(longer.data(), longer.size()), std::invalid_argument);
+}
+
+TEST(CheckCut, CollectivesAndEarlyMessages) {
+  EpochReport r0, r1;
+  r0.collectives = {{1, 4}};
+  r1.collectives = {{1, 4}};
+  EXPECT_EQ(check_cut({r0, r1}), "");
+  r1.collectives = {{1, 5}};
+  EXPECT_NE(check_cut({r0, r1}).find("collective calls cross the cut"), std::string::npos);
+  r1.collectives = {{1, 4}};
+  // Rank 1 got 2 early messages from rank 0 on (comm 1, dest 1, tag 3)...
+  r1.early = {{0, 1, 1, 3, 2}};
+  EXPECT_NE(check_cut({r0, r1}).find("nondeterministic"), std::string::npos);
+  // ...which rank 0 can send again identically.
+  r0.prefix = {{1, 1, 3, 2}};
+  EXPECT_EQ(check_cut({r0, r1}), "");
+  const auto b = encode_report(r1);
+  const auto d = decode_report(b.data(), b.size());
+  EXPECT_EQ(d.early.size(), 1u);
+  EXPECT_EQ(d.collectives.size(), 1u);
+  EXPECT_THROW(decode_report(b.data(), b.size() - 1), std::invalid_argument);
 }
