@@ -67,7 +67,7 @@ struct CommState {
   bool inter = false;  ///< intercommunicator: peers are remote ranks
   int rank = 0;
   ChannelCounts counts;
-  TagCounts tags; ///< per (peer, tag): sequence numbers for the nonblocking protocol
+  TagCounts tags;                ///< per (peer, tag): sequence numbers for the nonblocking protocol
   std::uint64_t collectives = 0; ///< collective calls since the last checkpoint
   std::uint64_t children = 0;    ///< communicators created from this one
   std::uintptr_t handle = 0;     ///< the implementation's handle (opaque here)

@@ -68,14 +68,13 @@ const std::vector<int> &runtime_ranks(const CommState &s) {
   return g_to_runtime.emplace(s.id, std::move(out)).first->second;
 }
 
-std::string comm_text(const CommState &s) {
-  return "communicator id " + std::to_string(s.id);
-}
+std::string comm_text(const CommState &s) { return "communicator id " + std::to_string(s.id); }
 
 /// What the nonblocking protocol cannot capture at a local checkpoint yet.
 std::string refusal() {
   if (const char *call = failed_call())
-    return std::string("the layer failed inside ") + call + " earlier: its accounting is incomplete";
+    return std::string("the layer failed inside ") + call +
+           " earlier: its accounting is incomplete";
   for (const auto &[win, w] : layer().windows())
     if (w.locks > 0 || w.lock_all || w.access || w.exposure || w.unsynced_ops)
       return "an RMA epoch is open or has unsynchronised operations";
@@ -152,7 +151,8 @@ public:
     m_base.request_null = opaque(MPI_REQUEST_NULL);
     m_base.messages = layer().drained().all();
     layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
-      if (s.state == SlotState::completed) m_base.requests.push_back({index, s.kind, s.result});
+      if (s.state == SlotState::completed)
+        m_base.requests.push_back({index, s.kind, s.result});
       else if (s.state == SlotState::active && s.kind == RequestKind::send)
         m_base.requests.push_back({index, s.kind, Envelope{}});
     });
@@ -344,6 +344,7 @@ public:
                              rcounts.data(), rdispl.data(), MPI_BYTE, comm),
               "MPI_Alltoallv (early messages)");
     std::vector<std::pair<OutChannel, std::uint64_t>> received;
+    received.reserve(in.size());
     for (const ReceivedCount &r : in)
       received.push_back({{r.comm_id, r.dest, r.tag}, r.received});
     try {

@@ -21,8 +21,8 @@ inline void count_send(MPI_Comm comm, int dest, int tag) {
 
 /// A receive of (buf, datatype) from `source` with `tag` (each maybe a
 /// wildcard) completed with status `st`.
-inline void count_receive(CommState *s, int source, int tag, const void *buf,
-                          MPI_Datatype datatype, const MPI_Status *st) {
+inline void count_receive(CommState *s, int source, int tag, const void *buf, MPI_Datatype datatype,
+                          const MPI_Status *st) {
   if (source == MPI_ANY_SOURCE) source = st->MPI_SOURCE;
   if (!s || source < 0 || source >= s->counts.peers()) return;
   s->counts.on_receive(source);

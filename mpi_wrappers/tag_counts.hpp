@@ -27,8 +27,10 @@ public:
   // Copies drop the cache: it points into the source's map.
   TagCounts(const TagCounts &other) : m_counts(other.m_counts) {}
   TagCounts &operator=(const TagCounts &other) {
-    m_counts = other.m_counts;
-    m_last = nullptr;
+    if (this != &other) {
+      m_counts = other.m_counts;
+      m_last = nullptr;
+    }
     return *this;
   }
   ~TagCounts() = default;

@@ -11,7 +11,8 @@
 namespace ckpt::detail {
 
 void Runtime::start_requests() {
-  if (m_config.nonblocking()) m_nonblocking = std::make_unique<NonblockingProtocol>(*this);
+  if (m_config.nonblocking())
+    m_nonblocking = std::make_unique<NonblockingProtocol>(*this);
   else if (m_rank == 0 && m_config.checkpoint_interval() > 0)
     m_next_timer = monotonic_seconds() + m_config.checkpoint_interval();
 }
@@ -37,8 +38,10 @@ bool Runtime::site(std::int64_t step) {
 }
 
 void Runtime::request_checkpoint() noexcept {
-  if (m_nonblocking) m_nonblocking->request();
-  else m_local_request = true;
+  if (m_nonblocking)
+    m_nonblocking->request();
+  else
+    m_local_request = true;
 }
 
 void Runtime::advance_version(std::int64_t used) noexcept {

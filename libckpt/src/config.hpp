@@ -72,8 +72,8 @@ public:
   /// Empty for "auto" (the restart decides from the device).
   [[nodiscard]] std::optional<std::uint64_t> restart_bridge_bytes() const;
   [[nodiscard]] std::string dirty_tracking() const; ///< "auto", "hash" or "pages"
-  [[nodiscard]] bool nonblocking() const;              ///< protocol = nonblocking
-  [[nodiscard]] int checkpoint_interval() const;       ///< seconds, 0: off
+  [[nodiscard]] bool nonblocking() const;           ///< protocol = nonblocking
+  [[nodiscard]] int checkpoint_interval() const;    ///< seconds, 0: off
   [[nodiscard]] std::uint64_t message_log_bytes() const;
 
 private:

@@ -56,8 +56,8 @@ CommitRecord assemble_version(const AssemblyInput &in) {
                         std::to_string(in.version) + " of rank " + std::to_string(r));
     channels[i] = decode_channel_regions(read_file(chan, k_max_rank_file), chan);
     if (channels[i].size() > std::size(k_layer_regions))
-      throw FormatError(chan + ": " + std::to_string(channels[i].size()) +
-                        " regions, at most " + std::to_string(std::size(k_layer_regions)));
+      throw FormatError(chan + ": " + std::to_string(channels[i].size()) + " regions, at most " +
+                        std::to_string(std::size(k_layer_regions)));
     for (std::size_t k = 0; k < channels[i].size(); ++k) {
       RankRegion c;
       c.id = k_layer_regions[k].id;

@@ -57,9 +57,7 @@ public:
   }
   [[nodiscard]] const unsigned char *rest() const noexcept { return m_b.data() + m_pos; }
   [[nodiscard]] std::size_t rest_size() const noexcept { return m_b.size() - m_pos; }
-  std::string rest_text() const {
-    return {reinterpret_cast<const char *>(rest()), rest_size()};
-  }
+  std::string rest_text() const { return {reinterpret_cast<const char *>(rest()), rest_size()}; }
 
 private:
   const std::vector<unsigned char> &m_b;
@@ -183,9 +181,8 @@ bool NonblockingProtocol::progress(std::int64_t step) {
   poll_messages();
   if (m_trigger.requested() && !next_request() && m_taken == 0) initiate();
   bool took = false;
-  if (auto next = next_request();
-      next && m_taken == 0 && next->first == m_closed + 1 &&
-      m_trigger.sites() >= next->second.target_site) {
+  if (auto next = next_request(); next && m_taken == 0 && next->first == m_closed + 1 &&
+                                  m_trigger.sites() >= next->second.target_site) {
     take_local(step, nullptr);
     took = true;
   }
@@ -247,10 +244,9 @@ void NonblockingProtocol::take_local(std::int64_t step, const char *refusal) {
           snap.regions.push_back({id, static_cast<int>(r.type), r.elem_size, r.count, r.name,
                                   static_cast<const unsigned char *>(r.data)});
       debug_kill_point("nb_local_write", request.version, m_rank);
-      write_file_atomic(
-          join_path(m_rt.config().dir(),
-                    rank_regions_file(m_rt.config().prefix(), request.version, m_rank)),
-          encode_rank_snapshot(snap), m_rt.config().fsync());
+      write_file_atomic(join_path(m_rt.config().dir(), rank_regions_file(m_rt.config().prefix(),
+                                                                         request.version, m_rank)),
+                        encode_rank_snapshot(snap), m_rt.config().fsync());
     } catch (const std::exception &e) {
       problem = e.what();
     }
@@ -290,10 +286,10 @@ void NonblockingProtocol::finish_record() {
   if (problem.empty()) {
     try {
       debug_kill_point("nb_record", m_taken_version, m_rank);
-      write_file_atomic(
-          join_path(m_rt.config().dir(),
-                    rank_channels_file(m_rt.config().prefix(), m_taken_version, m_rank)),
-          encode_channel_regions({p->epoch_snapshot(), p->epoch_log()}), m_rt.config().fsync());
+      write_file_atomic(join_path(m_rt.config().dir(), rank_channels_file(m_rt.config().prefix(),
+                                                                          m_taken_version, m_rank)),
+                        encode_channel_regions({p->epoch_snapshot(), p->epoch_log()}),
+                        m_rt.config().fsync());
       report = p->epoch_report();
     } catch (const std::exception &e) {
       problem = e.what();
@@ -319,6 +315,7 @@ void NonblockingProtocol::decide() {
     if (problem.empty()) {
       // Collectives and early messages across the cut (docs/PROTOCOL.md 8.6).
       std::vector<std::vector<unsigned char>> all;
+      all.reserve(reports.size());
       for (const auto &[rank, d] : reports)
         all.push_back(d.report);
       try {

@@ -79,7 +79,7 @@ private:
   int m_rank = 0;
   int m_size = 1;
   CheckpointTrigger m_trigger;
-  bool m_active = false; ///< an epoch is requested, open or being decided here
+  bool m_active = false;      ///< an epoch is requested, open or being decided here
   std::uint64_t m_closed = 0; ///< every epoch up to this one is closed here
   std::map<std::uint64_t, Request> m_requests;
   std::uint64_t m_taken = 0; ///< epoch whose local checkpoint this rank took (open)

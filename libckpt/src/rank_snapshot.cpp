@@ -85,8 +85,7 @@ RankSnapshot decode_rank_snapshot(const std::string &bytes, const std::string &o
     const char *name = in.take(k_name_bytes);
     r.name.assign(name, strnlen(name, k_name_bytes - 1));
     if (r.elem_size == 0 || r.count > bytes.size() / r.elem_size)
-      throw FormatError(origin + ": region " + std::to_string(r.id) +
-                        " is larger than the file");
+      throw FormatError(origin + ": region " + std::to_string(r.id) + " is larger than the file");
     r.data = reinterpret_cast<const unsigned char *>(in.take(r.bytes()));
     snap.regions.push_back(r);
   }

@@ -10,7 +10,9 @@
 using namespace ckpt::detail::pmpi;
 
 namespace {
-std::vector<unsigned char> bytes(std::size_t n, unsigned char v) { return std::vector<unsigned char>(n, v); }
+std::vector<unsigned char> bytes(std::size_t n, unsigned char v) {
+  return std::vector<unsigned char>(n, v);
+}
 CutChannel ch(int from, int tag) { return {from, 1, from, tag}; }
 } // namespace
 

@@ -19,7 +19,8 @@ TEST(RankSnapshot, RoundTrip) {
   s.rank = 3;
   s.regions.push_back({0, CKPT_DOUBLE, sizeof(double), a.size(), "grid",
                        reinterpret_cast<const unsigned char *>(a.data())});
-  s.regions.push_back({5, CKPT_INT64, 8, 1, "step", reinterpret_cast<const unsigned char *>(&step)});
+  s.regions.push_back(
+      {5, CKPT_INT64, 8, 1, "step", reinterpret_cast<const unsigned char *>(&step)});
   const std::string bytes = encode_rank_snapshot(s);
   const RankSnapshot d = decode_rank_snapshot(bytes, "test");
   EXPECT_EQ(d.version, 7);
@@ -28,7 +29,9 @@ TEST(RankSnapshot, RoundTrip) {
   ASSERT_EQ(d.regions.size(), 2u);
   EXPECT_EQ(d.regions[0].name, "grid");
   EXPECT_EQ(d.regions[0].bytes(), 24u);
-  EXPECT_EQ(0, std::memcmp(d.regions[0].data, a.data(), 24));
+  std::vector<double> back(3);
+  std::memcpy(back.data(), d.regions[0].data, 24);
+  EXPECT_EQ(back, a);
   EXPECT_EQ(d.regions[1].id, 5);
 }
 
