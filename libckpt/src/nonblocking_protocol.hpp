@@ -10,6 +10,7 @@
 
 #include "checkpoint_trigger.hpp"
 #include "mpi_util.hpp"
+#include "signals.hpp"
 
 #include <cstdint>
 #include <list>
@@ -33,7 +34,7 @@ public:
   /// A checkpoint site. True when this rank took its local checkpoint here.
   /// Throws StateError once, at the next site, when an epoch failed.
   bool site(std::int64_t step) {
-    if (!m_trigger.due(m_active)) return false;
+    if (!m_trigger.due(m_active || SignalWatch::pending())) return false;
     return progress(step);
   }
   /// Requests a checkpoint from this rank (local; async-signal-unsafe).
