@@ -55,10 +55,9 @@ void run(const example::Options &o) {
   auto check = [&](const std::vector<double> &m, int n, std::int64_t s) {
     // [0] = sender's step, [1..n-2] = payload, [n-1] = hash of [0..n-2]
     const std::uint64_t h = message_hash(m.data(), n - 1);
-    double want = 0;
-    std::memcpy(&want, &h, sizeof want);
-    if (static_cast<std::int64_t>(m[0]) != s || std::memcmp(&m[n - 1], &want, sizeof want) != 0)
-      ++violations;
+    std::uint64_t carried = 0;
+    std::memcpy(&carried, &m[static_cast<std::size_t>(n - 1)], sizeof carried);
+    if (static_cast<std::int64_t>(m[0]) != s || carried != h) ++violations;
     return h;
   };
 
@@ -145,9 +144,10 @@ void run(const example::Options &o) {
   std::uint64_t total_violations = 0;
   MPI_Reduce(&violations, &total_violations, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
   // Violations count in the checksum too: any makes it differ from a clean run's.
-  std::vector<double> digest(sums.size() + 1);
-  std::memcpy(digest.data(), sums.data(), sums.size() * sizeof(std::uint64_t));
-  std::memcpy(&digest.back(), &violations, sizeof violations);
+  std::vector<std::uint64_t> words(sums);
+  words.push_back(violations);
+  std::vector<double> digest(words.size());
+  std::memcpy(digest.data(), words.data(), words.size() * sizeof(std::uint64_t));
   if (rank == 0 && total_violations) std::printf("violations %" PRIu64 "\n", total_violations);
   example::print_checksum(digest);
   session.finalize();
