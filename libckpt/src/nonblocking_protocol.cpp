@@ -244,9 +244,11 @@ void NonblockingProtocol::take_local(std::int64_t step, const char *refusal) {
           snap.regions.push_back({id, static_cast<int>(r.type), r.elem_size, r.count, r.name,
                                   static_cast<const unsigned char *>(r.data)});
       debug_kill_point("nb_local_write", request.version, m_rank);
+      // Straight from the regions: no copy on the way to the file.
+      std::vector<std::string> headers;
       write_file_atomic(join_path(m_rt.config().dir(), rank_regions_file(m_rt.config().prefix(),
                                                                          request.version, m_rank)),
-                        encode_rank_snapshot(snap), m_rt.config().fsync());
+                        rank_snapshot_pieces(snap, headers), m_rt.config().fsync());
     } catch (const std::exception &e) {
       problem = e.what();
     }

@@ -39,27 +39,41 @@ private:
 };
 } // namespace
 
-std::string encode_rank_snapshot(const RankSnapshot &snap) {
-  std::uint64_t total = sizeof k_magic + 8 + 8 + 4 + 4;
-  for (const RankRegion &r : snap.regions)
-    total += 4 + 4 + 8 + 8 + k_name_bytes + r.bytes();
-  std::string out;
-  out.reserve(total);
-  out.append(k_magic, sizeof k_magic);
-  put(out, snap.version);
-  put(out, snap.step);
-  put(out, static_cast<std::uint32_t>(snap.rank));
-  put(out, static_cast<std::uint32_t>(snap.regions.size()));
+std::vector<ConstBytes> rank_snapshot_pieces(const RankSnapshot &snap,
+                                             std::vector<std::string> &headers) {
+  headers.clear();
+  headers.reserve(snap.regions.size() + 1); // no reallocation: pieces point into them
+  std::vector<ConstBytes> pieces;
+  std::string head(k_magic, sizeof k_magic);
+  put(head, snap.version);
+  put(head, snap.step);
+  put(head, static_cast<std::uint32_t>(snap.rank));
+  put(head, static_cast<std::uint32_t>(snap.regions.size()));
   for (const RankRegion &r : snap.regions) {
-    put(out, static_cast<std::int32_t>(r.id));
-    put(out, static_cast<std::int32_t>(r.type));
-    put(out, r.elem_size);
-    put(out, r.count);
+    put(head, static_cast<std::int32_t>(r.id));
+    put(head, static_cast<std::int32_t>(r.type));
+    put(head, r.elem_size);
+    put(head, r.count);
     char name[k_name_bytes] = {};
     std::strncpy(name, r.name.c_str(), k_name_bytes - 1);
-    out.append(name, k_name_bytes);
-    if (r.bytes()) out.append(reinterpret_cast<const char *>(r.data), r.bytes());
+    head.append(name, k_name_bytes);
+    headers.push_back(std::move(head));
+    head.clear();
+    pieces.push_back({headers.back().data(), headers.back().size()});
+    if (r.bytes()) pieces.push_back({r.data, r.bytes()});
   }
+  if (snap.regions.empty()) {
+    headers.push_back(std::move(head));
+    pieces.push_back({headers.back().data(), headers.back().size()});
+  }
+  return pieces;
+}
+
+std::string encode_rank_snapshot(const RankSnapshot &snap) {
+  std::vector<std::string> headers;
+  std::string out;
+  for (const ConstBytes &p : rank_snapshot_pieces(snap, headers))
+    out.append(static_cast<const char *>(p.data), p.size);
   return out;
 }
 

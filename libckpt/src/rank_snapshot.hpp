@@ -9,6 +9,8 @@
 #ifndef CKPT_DETAIL_RANK_SNAPSHOT_HPP
 #define CKPT_DETAIL_RANK_SNAPSHOT_HPP
 
+#include "fs.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,7 +34,12 @@ struct RankSnapshot {
   std::vector<RankRegion> regions;
 };
 
-/// Serialises `snap` (copies the region bytes).
+/// The serialised `snap` as pieces to write in order: headers kept in
+/// `headers` (which must outlive the pieces), region bytes where they are
+/// (no copy: the local write goes straight from the application's memory).
+std::vector<ConstBytes> rank_snapshot_pieces(const RankSnapshot &snap,
+                                             std::vector<std::string> &headers);
+/// Serialises `snap` into one buffer (copies the region bytes).
 std::string encode_rank_snapshot(const RankSnapshot &snap);
 /// Parses `bytes`; the regions point into `bytes`, which must outlive them.
 /// Throws FormatError naming `origin` for a bad magic, a truncated or
