@@ -147,7 +147,9 @@ void NonblockingProtocol::handle(int from, int tag, std::vector<unsigned char> &
     }
     break;
   case k_tag_done: {
-    if (m_rank != 0 || epoch <= m_closed) break;
+    // Reports of an epoch already decided (a failure is decided at the first
+    // failed report) are late: ignored.
+    if (m_rank != 0 || epoch <= m_closed || epoch <= m_decided) break;
     Done d;
     d.ok = in.get<std::uint8_t>() != 0;
     const auto version = in.get<std::int64_t>();
@@ -337,6 +339,7 @@ void NonblockingProtocol::decide() {
                .put_text(problem)
                .take());
     m_versions.erase(epoch);
+    m_decided = std::max(m_decided, epoch);
     it = m_dones.erase(it);
   }
 }

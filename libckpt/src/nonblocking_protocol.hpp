@@ -90,6 +90,7 @@ private:
   std::map<std::uint64_t, std::vector<std::pair<int, std::vector<unsigned char>>>> m_early_marks;
   // Rank 0: the reports of each epoch.
   std::map<std::uint64_t, std::map<int, Done>> m_dones;
+  std::uint64_t m_decided = 0; ///< rank 0: every epoch up to this one is decided
   std::map<std::uint64_t, std::int64_t> m_versions; ///< rank 0: version of each epoch
   std::map<std::uint64_t, std::int64_t> m_steps;    ///< rank 0: step of each epoch (its own)
   std::list<PendingSend> m_sends;
