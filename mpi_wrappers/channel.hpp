@@ -6,6 +6,7 @@
 #define CKPT_PMPI_CHANNEL_HPP
 
 #include "channel_counts.hpp"
+#include "comm_identity.hpp"
 #include "drained_store.hpp"
 #include "request_table.hpp"
 
@@ -63,6 +64,8 @@ public:
   std::vector<std::pair<MPI_Comm, CommState *>> live_comms() const;
   /// Live and freed communicators (for reports).
   std::vector<std::pair<MPI_Comm, CommState *>> all_comms() const;
+  /// Identities of the live tracked communicators, in creation order.
+  std::vector<CommDescriptor> describe_comms() const;
   /// The live communicator with stable id `id`, if any.
   std::pair<MPI_Comm, CommState *> find_comm(std::uint64_t id) const;
 
@@ -106,12 +109,16 @@ public:
   }
   [[nodiscard]] bool has_stale_null() const noexcept { return m_stale_null != nullptr; }
 
+  /// The next posting order number (requests are re-posted in this order).
+  std::uint64_t next_order() noexcept { return m_order++; }
+
   /// Resets every channel count (the channels were just closed).
   void reset_counts() noexcept;
 
 private:
   CommState *comm_slow(MPI_Comm comm);
   CommState *register_comm(MPI_Comm comm, std::uint64_t id, bool stable);
+  void register_child(std::uint64_t parent, bool stable, std::uint32_t kind, MPI_Comm child);
 
   bool m_started = false;
   MPI_Comm m_last_comm = MPI_COMM_NULL;
@@ -120,7 +127,9 @@ private:
   std::vector<std::unique_ptr<CommState>> m_by_index;
   // States of freed communicators stay alive: pending requests point to them.
   std::vector<std::unique_ptr<CommState>> m_retired;
-  std::map<std::tuple<std::uint64_t, std::uint64_t, int>, std::uint64_t> m_group_ordinals;
+  SiblingOrdinals m_siblings;
+  std::uint64_t m_created = 0; // communicators registered so far
+  std::uint64_t m_order = 0;   // requests posted so far
   RequestTable m_requests;
   DrainedStore m_drained;
   std::size_t m_drained_pending = 0;

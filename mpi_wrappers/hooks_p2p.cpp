@@ -50,14 +50,22 @@ int post_send(Post &&post, MPI_Comm comm, int dest, int tag, MPI_Request *reques
 }
 
 template <class Init>
-int init_persistent(Init &&init, RequestKind kind, MPI_Comm comm, int peer, int tag,
-                    MPI_Request *request, ReceiveArgs args = {}) {
+int init_persistent(Init &&init, RequestKind kind, RequestCall call, MPI_Comm comm, int peer,
+                    int tag, MPI_Request *request, ReceiveArgs args) {
   MPI_Request real = MPI_REQUEST_NULL;
   const int rc = init(&real);
   if (rc != MPI_SUCCESS) return rc;
   *request = layer().wrap(real, kind, layer().comm(comm), peer, tag);
-  layer().requests()[slot_of(*request)].args = args;
+  RequestSlot &slot = layer().requests()[slot_of(*request)];
+  slot.args = args;
+  slot.call = call;
   return rc;
+}
+
+ReceiveArgs args_of(const void *buf, int count, MPI_Datatype datatype) {
+  // A persistent send's buffer is only read; it is kept to re-create the
+  // request after a restart.
+  return ReceiveArgs{const_cast<void *>(buf), count, reinterpret_cast<std::uintptr_t>(datatype)};
 }
 
 } // namespace
@@ -149,6 +157,9 @@ int irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_
   const int rc = PMPI_Irecv(buf, count, datatype, source, tag, comm, &real);
   if (rc != MPI_SUCCESS) return rc;
   *request = layer().wrap(real, RequestKind::receive, s, source, tag);
+  // Kept so that a checkpoint can record the receive if it is still pending.
+  layer().requests()[slot_of(*request)].args =
+      ReceiveArgs{buf, count, reinterpret_cast<std::uintptr_t>(datatype)};
   return rc;
 }
 
@@ -324,36 +335,40 @@ int send_init(const void *buf, int count, MPI_Datatype datatype, int dest, int t
               MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Send_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::standard, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int ssend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Ssend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::synchronous, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int bsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Bsend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::buffered, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int rsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Rsend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::ready, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int recv_init(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
               MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Recv_init(buf, count, datatype, source, tag, comm, r); },
-      RequestKind::persistent_receive, comm, source, tag, request,
-      ReceiveArgs{buf, count, reinterpret_cast<std::uintptr_t>(datatype)});
+      RequestKind::persistent_receive, RequestCall::standard, comm, source, tag, request,
+      args_of(buf, count, datatype));
 }
 
 } // namespace ckpt::detail::pmpi::hooks

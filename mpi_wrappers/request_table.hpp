@@ -40,8 +40,20 @@ struct Envelope {
   int error = 0; ///< error code the completion reports (MPI_SUCCESS is 0)
 };
 
-/// Arguments kept for persistent receives, which the layer may have to
-/// satisfy from drained messages when they are started.
+/// Which call made a request, where the kind alone does not say: the send
+/// mode of a persistent send, the operation of a nonblocking collective.
+enum class RequestCall : std::uint8_t {
+  standard,    ///< Irecv, Recv_init, Send_init
+  synchronous, ///< Ssend_init
+  buffered,    ///< Bsend_init
+  ready,       ///< Rsend_init
+  barrier,     ///< Ibarrier
+  other,       ///< any other nonblocking collective
+};
+
+/// The buffer arguments of a receive or persistent request, kept so that a
+/// checkpoint can record them (and a persistent receive started while a
+/// drained message matches it can be satisfied from the store).
 struct ReceiveArgs {
   void *buf = nullptr;
   int count = 0;
@@ -58,6 +70,9 @@ struct RequestSlot {
   int tag = 0;
   Envelope result;
   ReceiveArgs args;
+  RequestCall call = RequestCall::standard;
+  std::uint64_t order = 0;          ///< when it was posted (or started): re-posted in this order
+  std::uint64_t collective_seq = 0; ///< collective: its number among the communicator's collectives
 };
 
 class RequestTable {
