@@ -72,6 +72,7 @@ void Layer::stop() noexcept {
   m_drained_pending = 0;
   m_windows.clear();
   m_siblings.clear();
+  m_matched.clear();
   m_started = false;
 }
 

@@ -90,8 +90,16 @@ public:
   /// MPI_ERROR is left untouched). Returns the receive's error code.
   int deliver(DrainedMessage message, void *buf, int count, MPI_Datatype datatype, MPI_Comm comm,
               MPI_Status *status, Envelope *env);
-  /// Matched probes on real messages not yet received (Mprobe/Improbe).
-  int &outstanding_matched_probes() noexcept { return m_outstanding_mprobes; }
+  /// A message matched by Mprobe/Improbe, still in the implementation: the
+  /// application holds a virtual MPI_Message whose ticket maps to it.
+  struct MatchedMessage {
+    MPI_Message real = MPI_MESSAGE_NULL;
+    CommState *comm = nullptr;
+    int source = 0;
+    int tag = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::unordered_map<std::uint64_t, MatchedMessage> &matched() noexcept { return m_matched; }
   /// Active receives the application freed with MPI_Request_free: their
   /// completion is invisible, so the channel counts cannot be trusted.
   int &freed_active_receives() noexcept { return m_freed_active_receives; }
@@ -133,7 +141,7 @@ private:
   RequestTable m_requests;
   DrainedStore m_drained;
   std::size_t m_drained_pending = 0;
-  int m_outstanding_mprobes = 0;
+  std::unordered_map<std::uint64_t, MatchedMessage> m_matched;
   int m_freed_active_receives = 0;
   MPI_Comm m_delivery_comm = MPI_COMM_NULL; // private dup of MPI_COMM_SELF
   std::unordered_map<MPI_Win, WindowState> m_windows;

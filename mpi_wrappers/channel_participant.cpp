@@ -150,8 +150,6 @@ std::string static_problem() {
     return std::string("the layer failed inside ") + call +
            " earlier (see the error logged then): its accounting of messages may be incomplete";
   if (std::string w = window_problem(); !w.empty()) return w;
-  if (layer().outstanding_matched_probes() > 0)
-    return "a message matched by MPI_Mprobe/MPI_Improbe has not been received yet";
   if (layer().freed_active_receives() > 0)
     return "an active receive request was freed with MPI_Request_free: its message cannot be "
            "accounted";
@@ -347,12 +345,16 @@ public:
     // are empty, counts restart from zero.
     layer().reset_counts();
 
-    // 4. What stays pending (receives, persistent requests, barriers).
+    // 4. What stays pending (receives, persistent requests, barriers,
+    //    messages matched by a probe and not yet received).
     ChannelSnapshot snap;
     snap.comms = layer().describe_comms();
     RuntimeRegions regions(runtime);
     PendingCapture pending;
-    err = capture([&] { pending = capture_pending(regions, snap.comms); });
+    err = capture([&] {
+      pending = capture_pending(regions, snap.comms);
+      if (pending.problem.empty()) pending.problem = receive_matched_messages(snap.comms);
+    });
     agree(priv.get(), err);
     fail_if(pending.problem);
     snap.pending = std::move(pending.requests);
@@ -360,6 +362,7 @@ public:
     // 5. The snapshot: drained messages and requests completed for the app.
     snap.request_null = opaque(MPI_REQUEST_NULL);
     snap.messages = layer().drained().all();
+    snap.tickets = layer().drained().tickets();
     layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
       if (s.state == SlotState::completed && s.kind != RequestKind::persistent_send &&
           s.kind != RequestKind::persistent_receive)
@@ -419,8 +422,13 @@ public:
     if (real_request(snap.request_null) != MPI_REQUEST_NULL)
       layer().set_stale_null(real_request(snap.request_null));
     layer().drained().clear();
-    for (DrainedMessage &m : snap.messages)
-      layer().drained().push(std::move(m));
+    for (std::size_t i = 0; i < snap.messages.size(); ++i) {
+      const std::uint64_t ticket = i < snap.tickets.size() ? snap.tickets[i] : 0;
+      if (ticket)
+        layer().drained().push_reserved(std::move(snap.messages[i]), ticket);
+      else
+        layer().drained().push(std::move(snap.messages[i]));
+    }
     layer().drained_changed();
     for (const CompletedRequest &c : snap.requests) {
       if (!layer().requests().claim(c.index))

@@ -4,6 +4,7 @@
 #include "channel.hpp"
 #include "hooks.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace ckpt::detail::pmpi::hooks {
@@ -252,11 +253,29 @@ int matched_probe_from_drained(std::size_t pos, MPI_Message *message, MPI_Status
   return MPI_SUCCESS;
 }
 
-void count_matched_probe(CommState *s, MPI_Message message, const MPI_Status *st) {
-  if (message == MPI_MESSAGE_NO_PROC || message == MPI_MESSAGE_NULL) return;
-  // The message left the channel: it is received as far as the counts go.
+/// A real message matched by a probe: counted (it left the channel) and
+/// handed to the application as a virtual MPI_Message, so that a checkpoint
+/// can receive it into the drained store under the same handle.
+void matched_real(CommState *s, MPI_Message *message, const MPI_Status *st) {
+  if (*message == MPI_MESSAGE_NO_PROC || *message == MPI_MESSAGE_NULL) return;
   count_receive(s, st->MPI_SOURCE);
-  ++layer().outstanding_matched_probes();
+  MPI_Count bytes = 0;
+  PMPI_Get_elements_x(st, MPI_BYTE, &bytes);
+  const std::uint64_t ticket = layer().drained().new_ticket();
+  layer().matched()[ticket] = {*message, s, st->MPI_SOURCE, st->MPI_TAG,
+                               static_cast<std::uint64_t>(std::max<MPI_Count>(bytes, 0))};
+  *message = virtual_message(ticket);
+}
+
+/// The implementation's message behind a virtual one, if it is still there.
+std::optional<MPI_Message> take_matched(MPI_Message *message) {
+  auto &matched = layer().matched();
+  const auto it = matched.find(ticket_of(*message));
+  if (it == matched.end()) return std::nullopt;
+  const MPI_Message real = it->second.real;
+  matched.erase(it);
+  *message = MPI_MESSAGE_NULL;
+  return real;
 }
 
 } // namespace
@@ -268,7 +287,7 @@ int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status 
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = PMPI_Mprobe(source, tag, comm, message, st);
-  if (rc == MPI_SUCCESS) count_matched_probe(s, *message, st);
+  if (rc == MPI_SUCCESS) matched_real(s, message, st);
   return rc;
 }
 
@@ -282,7 +301,7 @@ int improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = PMPI_Improbe(source, tag, comm, flag, message, st);
-  if (rc == MPI_SUCCESS && *flag) count_matched_probe(s, *message, st);
+  if (rc == MPI_SUCCESS && *flag) matched_real(s, message, st);
   return rc;
 }
 
@@ -298,18 +317,23 @@ std::optional<DrainedMessage> take_virtual(MPI_Message *message) {
 
 int mrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Status *status) {
   if (is_virtual_message(*message)) {
+    if (auto real = take_matched(message)) return PMPI_Mrecv(buf, count, type, &*real, status);
     auto m = take_virtual(message);
     if (!m) return MPI_ERR_REQUEST;
     return layer().deliver(std::move(*m), buf, count, type, MPI_COMM_WORLD, status, nullptr);
   }
-  const bool real_message = *message != MPI_MESSAGE_NO_PROC && *message != MPI_MESSAGE_NULL;
-  const int rc = PMPI_Mrecv(buf, count, type, message, status);
-  if (real_message && *message == MPI_MESSAGE_NULL) --layer().outstanding_matched_probes();
-  return rc;
+  return PMPI_Mrecv(buf, count, type, message, status);
 }
 
 int imrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Request *request) {
   if (is_virtual_message(*message)) {
+    if (auto real = take_matched(message)) {
+      MPI_Request r = MPI_REQUEST_NULL;
+      const int rc = PMPI_Imrecv(buf, count, type, &*real, &r);
+      if (rc != MPI_SUCCESS) return rc;
+      *request = layer().wrap(r, RequestKind::matched_receive, nullptr, MPI_PROC_NULL, 0);
+      return rc;
+    }
     auto m = take_virtual(message);
     if (!m) return MPI_ERR_REQUEST;
     const std::uint32_t index = layer().requests().allocate();
@@ -322,11 +346,9 @@ int imrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Re
     *request = virtual_request(index);
     return MPI_SUCCESS;
   }
-  const bool real_message = *message != MPI_MESSAGE_NO_PROC && *message != MPI_MESSAGE_NULL;
   MPI_Request real = MPI_REQUEST_NULL;
   const int rc = PMPI_Imrecv(buf, count, type, message, &real);
   if (rc != MPI_SUCCESS) return rc;
-  if (real_message) --layer().outstanding_matched_probes();
   *request = layer().wrap(real, RequestKind::matched_receive, nullptr, MPI_PROC_NULL, 0);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include "mpi_util.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <string>
 
 namespace ckpt::detail::pmpi {
@@ -185,6 +186,31 @@ PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescrip
     out.requests.push_back(p);
   });
   return out;
+}
+
+std::string receive_matched_messages(const std::vector<CommDescriptor> &comms) {
+  auto &matched = layer().matched();
+  for (auto it = matched.begin(); it != matched.end();) {
+    const Layer::MatchedMessage &m = it->second;
+    if (!m.comm || !m.comm->stable)
+      return "a message matched by MPI_Mprobe/MPI_Improbe on " + comm_label(m.comm, comms) +
+             " (source " + std::to_string(m.source) + ", tag " + std::to_string(m.tag) +
+             ") has not been received and its communicator cannot be identified after a restart";
+    if (m.bytes > INT32_MAX) throw MpiError("a matched message is larger than 2 GiB");
+    DrainedMessage d;
+    d.comm_id = m.comm->id;
+    d.source = m.source;
+    d.tag = m.tag;
+    d.data.resize(static_cast<std::size_t>(m.bytes));
+    MPI_Message real = m.real;
+    check_mpi(
+        PMPI_Mrecv(d.data.data(), static_cast<int>(m.bytes), MPI_PACKED, &real, MPI_STATUS_IGNORE),
+        "MPI_Mrecv (matched message at checkpoint)");
+    layer().drained().push_reserved(std::move(d), it->first);
+    it = matched.erase(it);
+  }
+  layer().drained_changed();
+  return {};
 }
 
 namespace {

@@ -47,6 +47,13 @@ struct PendingCapture {
 /// nonblocking barrier. Call after the channels were drained and sends settled.
 PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescriptor> &comms);
 
+/// Receives every message a probe matched (Mprobe/Improbe) and the
+/// application has not received yet into the drained store, reserved under
+/// the application's virtual MPI_Message: Mrecv/Imrecv redeem it as before.
+/// Returns a problem naming the message when its communicator cannot be
+/// identified after a restart (empty: none).
+std::string receive_matched_messages(const std::vector<CommDescriptor> &comms);
+
 /// Posts the saved requests again, in their posting order, under their old
 /// handles (comm ids already mapped to live communicators). A persistent
 /// request the application re-created at the same handle before

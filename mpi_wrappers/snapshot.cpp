@@ -145,7 +145,9 @@ std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
     w.bytes(reinterpret_cast<const unsigned char *>(c.name.data()), c.name.size());
   }
   w.put<std::uint64_t>(s.messages.size());
-  for (const DrainedMessage &m : s.messages) {
+  for (std::size_t i = 0; i < s.messages.size(); ++i) {
+    const DrainedMessage &m = s.messages[i];
+    w.put<std::uint64_t>(i < s.tickets.size() ? s.tickets[i] : 0);
     w.put<std::uint64_t>(m.comm_id);
     w.put<std::int32_t>(m.source);
     w.put<std::int32_t>(m.tag);
@@ -191,8 +193,11 @@ ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size) {
   const auto ncomms = r.count(44);
   for (std::uint64_t i = 0; i < ncomms; ++i)
     s.comms.push_back(get_comm(r));
-  const auto nmessages = r.count(24);
+  const auto nmessages = r.count(32);
   for (std::uint64_t i = 0; i < nmessages; ++i) {
+    const auto ticket = r.get<std::uint64_t>();
+    if (ticket > UINT32_MAX) throw SnapshotFormatError("PMPI snapshot: bad message ticket");
+    s.tickets.push_back(ticket);
     DrainedMessage m;
     m.comm_id = r.get<std::uint64_t>();
     m.source = r.get<std::int32_t>();

@@ -55,6 +55,9 @@ struct ChannelSnapshot {
   std::uint64_t request_null = 0;
   std::vector<CommDescriptor> comms; ///< in creation order
   std::vector<DrainedMessage> messages;
+  /// Per message: the ticket of the matched probe that reserved it (0: none;
+  /// empty: none at all). The application holds it as a virtual MPI_Message.
+  std::vector<std::uint64_t> tickets;
   std::vector<CompletedRequest> requests;
   std::vector<PendingRequest> pending;
 };

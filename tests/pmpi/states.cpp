@@ -8,7 +8,9 @@
 //                      created in the setup (before restart()); receives are
 //                      started before the checkpoint, half the sends too
 //   --mode ibarrier    rank 0 enters an MPI_Ibarrier before the checkpoint,
-//                      the others after it
+//                      the others after it; every rank matches the token
+//                      with MPI_Mprobe before the checkpoint and receives it
+//                      with MPI_Mrecv after
 //
 // Every mode also sends a token on a second communicator that is in flight
 // at each checkpoint (drained). --comms swapped|extra|unmatched changes how
@@ -110,6 +112,7 @@ void run(const Args &a) {
   std::vector<MPI_Request> reqs(8, MPI_REQUEST_NULL);
   double halo_in[2] = {0, 0}, send_out[2] = {0, 0}, report_in = 0;
   double token_out = 0, token_in = 0;
+  MPI_Message token_msg = MPI_MESSAGE_NULL;
 
   ckpt::Session session(MPI_COMM_WORLD, {{"dir", a.o.dir}, {"log_level", "warning"}});
   session.protect(0, "value", value);
@@ -118,6 +121,7 @@ void run(const Args &a) {
   session.protect(3, "halo_in", halo_in, 2);
   session.protect(4, "send_out", send_out, 2);
   session.protect(5, "report_in", &report_in, 1);
+  session.protect_bytes(6, "token_msg", &token_msg, 1, sizeof token_msg);
 
   if (a.mode == Mode::persistent) {
     // Setup, run again by a restarted process before restart(): the layer
@@ -152,8 +156,11 @@ void run(const Args &a) {
   for (std::int64_t s = first; s < a.o.steps; ++s) {
     // The token sent at the end of the previous step (drained at a checkpoint).
     if (s > 0) {
-      MPI_Recv(&token_in, 1, MPI_DOUBLE, (srank + ssize - 1) % ssize, token_tag, comms.side,
-               MPI_STATUS_IGNORE);
+      if (a.mode == Mode::ibarrier)
+        MPI_Mrecv(&token_in, 1, MPI_DOUBLE, &token_msg, MPI_STATUS_IGNORE);
+      else
+        MPI_Recv(&token_in, 1, MPI_DOUBLE, (srank + ssize - 1) % ssize, token_tag, comms.side,
+                 MPI_STATUS_IGNORE);
       MPI_Wait(&reqs[5], MPI_STATUS_IGNORE);
       value[3] += 1e-3 * token_in;
     }
@@ -207,6 +214,9 @@ void run(const Args &a) {
       if (a.mode == Mode::ibarrier && rank == 0) MPI_Ibarrier(comms.halo, &reqs[6]);
       token_out = value[4];
       MPI_Isend(&token_out, 1, MPI_DOUBLE, (srank + 1) % ssize, token_tag, comms.side, &reqs[5]);
+      if (a.mode == Mode::ibarrier)
+        MPI_Mprobe((srank + ssize - 1) % ssize, token_tag, comms.side, &token_msg,
+                   MPI_STATUS_IGNORE);
     }
     step = s;
     example::end_of_step(session, a.o, s);

@@ -184,11 +184,27 @@ TEST(DrainedStore, ReservedMessagesAreInvisibleToOtherReceives) {
   EXPECT_EQ(s.reserved(), 0u);
 }
 
+TEST(DrainedStore, MessagesReceivedForAMatchedProbeKeepTheirTicket) {
+  DrainedStore s;
+  const auto ticket = s.new_ticket(); // Mprobe of a message still in MPI
+  s.push(DrainedMessage{5, 1, 10, {1}});
+  s.push_reserved(DrainedMessage{5, 1, 10, {2}}, ticket); // received at the checkpoint
+  EXPECT_EQ(s.tickets(), (std::vector<std::uint64_t>{0, ticket}));
+  EXPECT_EQ(s.reserved(), 1u);
+  // Invisible to other receives, redeemed by its ticket.
+  EXPECT_EQ(*s.find(MatchSpec{5, 1, 10, false, false}), 0u);
+  EXPECT_EQ(s.take_reserved(ticket)->data, (std::vector<unsigned char>{2}));
+  // A restored ticket moves the counter past it.
+  s.push_reserved(DrainedMessage{5, 1, 10, {3}}, 40);
+  EXPECT_GT(s.new_ticket(), 40u);
+}
+
 TEST(Snapshot, RoundTripsAndRejectsDamage) {
   ChannelSnapshot s;
   s.request_null = 0x1234;
   s.messages.push_back(DrainedMessage{99, 3, -7, {1, 2, 3}});
   s.messages.push_back(DrainedMessage{100, 0, 0, {}});
+  s.tickets = {0, 17};
   s.requests.push_back({42, RequestKind::receive, Envelope{3, 8, 24, false, 0}});
   s.requests.push_back({7, RequestKind::send, Envelope{0, 0, 0, true, 15}});
   s.comms.push_back(desc(comm_id::world, "Comm_split", {4, 2, 0}, 3, "rows"));
@@ -214,6 +230,7 @@ TEST(Snapshot, RoundTripsAndRejectsDamage) {
   EXPECT_EQ(r.messages[0].tag, -7);
   EXPECT_EQ(r.messages[0].data, (std::vector<unsigned char>{1, 2, 3}));
   EXPECT_TRUE(r.messages[1].data.empty());
+  EXPECT_EQ(r.tickets, (std::vector<std::uint64_t>{0, 17}));
   ASSERT_EQ(r.requests.size(), 2u);
   EXPECT_EQ(r.requests[0].index, 42u);
   EXPECT_EQ(r.requests[0].result.bytes, 24u);
