@@ -301,6 +301,18 @@ private:
   Runtime &m_runtime;
 };
 
+void drop_undeliverable(ChannelSnapshot &snap, const std::set<std::uint64_t> &described) {
+  std::vector<DrainedMessage> messages;
+  std::vector<std::uint64_t> tickets;
+  for (std::size_t i = 0; i < snap.messages.size(); ++i) {
+    if (!described.count(snap.messages[i].comm_id)) continue;
+    messages.push_back(std::move(snap.messages[i]));
+    tickets.push_back(i < snap.tickets.size() ? snap.tickets[i] : 0);
+  }
+  snap.messages = std::move(messages);
+  snap.tickets = std::move(tickets);
+}
+
 std::string rank_prefix(int rank) { return "rank " + std::to_string(rank) + ": "; }
 
 class ChannelParticipant final : public CheckpointParticipant {
@@ -403,6 +415,12 @@ public:
       throw FormatError(std::string("rank ") + std::to_string(runtime.rank()) + ": " + e.what());
     }
     // Saved communicators -> live ones, by identity (comm_identity.hpp).
+    // Messages drained on a communicator freed before the checkpoint can
+    // never be received: they are not carried over.
+    std::set<std::uint64_t> described{comm_id::world, comm_id::self};
+    for (const CommDescriptor &c : snap.comms)
+      described.insert(c.id);
+    drop_undeliverable(snap, described);
     std::vector<std::uint64_t> required;
     for (const DrainedMessage &m : snap.messages)
       required.push_back(m.comm_id);

@@ -110,7 +110,7 @@ void run(const Args &a) {
   // Everything a pending request refers to lives in protected memory:
   // request handles, receive buffers, persistent send buffers.
   std::vector<MPI_Request> reqs(8, MPI_REQUEST_NULL);
-  double halo_in[2] = {0, 0}, send_out[2] = {0, 0}, report_in = 0;
+  double halo_in[2] = {0, 0}, send_out[2] = {0, 0}, report_in = 0, spare_in = 0;
   double token_out = 0, token_in = 0;
   MPI_Message token_msg = MPI_MESSAGE_NULL;
 
@@ -121,6 +121,7 @@ void run(const Args &a) {
   session.protect(3, "halo_in", halo_in, 2);
   session.protect(4, "send_out", send_out, 2);
   session.protect(5, "report_in", &report_in, 1);
+  session.protect(7, "spare_in", &spare_in, 1);
   session.protect_bytes(6, "token_msg", &token_msg, 1, sizeof token_msg);
 
   if (a.mode == Mode::persistent) {
@@ -152,6 +153,9 @@ void run(const Args &a) {
     post_halo_receives(0);
     post_report_receive();
     if (a.mode == Mode::ibarrier && rank == 0) MPI_Ibarrier(comms.halo, &reqs[6]);
+    // A receive nothing ever matches, pending through every checkpoint (and
+    // re-posted by a restart): tested and cancelled at the end.
+    MPI_Irecv(&spare_in, 1, MPI_DOUBLE, MPI_ANY_SOURCE, 12345, comms.side, &reqs[7]);
   }
   for (std::int64_t s = first; s < a.o.steps; ++s) {
     // The token sent at the end of the previous step (drained at a checkpoint).
@@ -225,6 +229,15 @@ void run(const Args &a) {
       std::raise(SIGKILL);
     }
   }
+  int flag = 0;
+  MPI_Status st;
+  MPI_Test(&reqs[7], &flag, &st);
+  if (flag) throw std::runtime_error("a receive nothing matches completed");
+  MPI_Cancel(&reqs[7]);
+  MPI_Wait(&reqs[7], &st);
+  MPI_Test_cancelled(&st, &flag);
+  if (!flag || reqs[7] != MPI_REQUEST_NULL)
+    throw std::runtime_error("the pending receive was not cancelled");
   example::print_checksum(value);
   session.finalize();
   if (a.mode == Mode::persistent)
