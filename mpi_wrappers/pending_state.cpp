@@ -141,9 +141,12 @@ PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescrip
     const bool active_collective =
         s.kind == RequestKind::collective && s.state == SlotState::active;
     if (!persistent && !active_receive && !active_collective) return;
-    const std::string what = describe_request(s.kind, s.call, s.comm, s.peer, s.tag, comms);
+    // Described only when refused: a checkpoint may hold many requests.
+    const auto what = [&] {
+      return describe_request(s.kind, s.call, s.comm, s.peer, s.tag, comms);
+    };
     if (!s.comm || !s.comm->stable) {
-      refuse(what + " cannot be identified after a restart");
+      refuse(what() + " cannot be identified after a restart");
       return;
     }
     PendingRequest p;
@@ -158,8 +161,8 @@ PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescrip
     p.result = s.result;
     if (active_collective) {
       if (s.call != RequestCall::barrier)
-        refuse(what + " is pending and not every member entered it: only MPI_Ibarrier can be "
-                      "carried across a checkpoint; complete the collective first");
+        refuse(what() + " is pending and not every member entered it: only MPI_Ibarrier can be "
+                        "carried across a checkpoint; complete the collective first");
       else
         out.requests.push_back(p);
       return;
@@ -172,15 +175,15 @@ PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescrip
     const bool needs_buffer = s.state != SlotState::inactive;
     if (p.datatype == 0) {
       if (needs_buffer)
-        refuse(what + " uses a derived datatype: only predefined datatypes can be carried across "
-                      "a checkpoint in a pending request");
+        refuse(what() + " uses a derived datatype: only predefined datatypes can be carried across "
+                        "a checkpoint in a pending request");
       else
         return; // inactive with a derived type: the application re-creates it
     }
     p.buffer = regions.locate(s.args.buf, span_of(p.count, type));
     if (p.buffer.region == BufferRef::none && needs_buffer) {
-      refuse(what + " has its buffer outside every protected region: protect the buffer "
-                    "(ckpt_protect) so that a restarted process can post the request again");
+      refuse(what() + " has its buffer outside every protected region: protect the buffer "
+                      "(ckpt_protect) so that a restarted process can post the request again");
       return;
     }
     out.requests.push_back(p);
@@ -244,13 +247,16 @@ void restore_pending(RegionMap &regions, std::vector<PendingRequest> pending) {
             [](const PendingRequest &a, const PendingRequest &b) { return a.order < b.order; });
   for (const PendingRequest &p : pending) {
     auto [comm, state] = layer().find_comm(p.comm_id);
-    const std::string what = describe_request(p.kind, static_cast<RequestCall>(p.call), state,
-                                              p.peer, p.tag, layer().describe_comms());
-    if (!state) throw StateError(what + ": its communicator does not exist");
+    // Described only for an error: a restart may re-post many requests.
+    const auto what = [&, state = state] {
+      return describe_request(p.kind, static_cast<RequestCall>(p.call), state, p.peer, p.tag,
+                              layer().describe_comms());
+    };
+    if (!state) throw StateError(what() + ": its communicator does not exist");
     RequestTable &table = layer().requests();
     if (p.kind == RequestKind::collective) {
       if (!table.claim(p.index))
-        throw StateError(what + ": a request created before ckpt_restart() holds its handle");
+        throw StateError(what() + ": a request created before ckpt_restart() holds its handle");
       MPI_Request real = MPI_REQUEST_NULL;
       check_mpi(PMPI_Ibarrier(comm, &real), "MPI_Ibarrier (re-posted after restart)");
       RequestSlot &s = table[p.index];
@@ -267,13 +273,13 @@ void restore_pending(RegionMap &regions, std::vector<PendingRequest> pending) {
       continue;
     }
     const MPI_Datatype type = datatype_of(p.datatype);
-    if (type == MPI_DATATYPE_NULL) throw StateError(what + ": unknown datatype code");
+    if (type == MPI_DATATYPE_NULL) throw StateError(what() + ": unknown datatype code");
     const std::size_t span = span_of(p.count, type);
     void *buf = nullptr;
     if (p.buffer.region != BufferRef::none) {
       buf = regions.address(p.buffer, span);
       if (!buf)
-        throw StateError(what + ": its buffer was in protected region " +
+        throw StateError(what() + ": its buffer was in protected region " +
                          std::to_string(p.buffer.region) +
                          ", which is not protected (or smaller) now: protect it before "
                          "ckpt_restart()");
@@ -281,11 +287,11 @@ void restore_pending(RegionMap &regions, std::vector<PendingRequest> pending) {
     if (table.contains(p.index)) {
       // Persistent requests: the application's setup may have created it again.
       if (!is_persistent(p.kind) || !same_request(table[p.index], p, buf, type))
-        throw StateError(what + ": a different request created before ckpt_restart() holds its "
-                                "handle; post requests only after ckpt_restart()");
+        throw StateError(what() + ": a different request created before ckpt_restart() holds its "
+                                  "handle; post requests only after ckpt_restart()");
     } else {
       if (!buf) continue; // inactive, unprotected buffer: the application creates it again
-      if (!table.claim(p.index)) throw StateError(what + ": cannot reclaim its handle");
+      if (!table.claim(p.index)) throw StateError(what() + ": cannot reclaim its handle");
       MPI_Request real = MPI_REQUEST_NULL;
       const int rc = p.kind == RequestKind::receive
                          ? PMPI_Irecv(buf, p.count, type, p.peer, p.tag, comm, &real)
