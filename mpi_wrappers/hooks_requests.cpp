@@ -356,4 +356,18 @@ int ibarrier(MPI_Comm comm, MPI_Request *request) {
   return rc;
 }
 
+int iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+               MPI_Comm comm, MPI_Request *request) {
+  const int rc = PMPI_Iallreduce(sendbuf, recvbuf, count, datatype, op, comm, request);
+  if (rc != MPI_SUCCESS) return rc;
+  note_icollective(comm, request);
+  // Kept so that a checkpoint can carry it when not every member entered it.
+  RequestSlot &s = layer().requests()[slot_of(*request)];
+  s.call = RequestCall::allreduce;
+  s.args = ReceiveArgs{recvbuf, count, reinterpret_cast<std::uintptr_t>(datatype)};
+  s.send_buf = sendbuf;
+  s.op = reinterpret_cast<std::uintptr_t>(op);
+  return rc;
+}
+
 } // namespace ckpt::detail::pmpi::hooks

@@ -61,6 +61,12 @@ std::vector<MPI_Datatype> predefined_types() {
           MPI_CHARACTER};
 }
 
+/// Predefined reduction operations, append only (codes are stored).
+std::vector<MPI_Op> predefined_ops() {
+  return {MPI_SUM,  MPI_PROD, MPI_MAX, MPI_MIN,  MPI_LAND,   MPI_LOR,
+          MPI_LXOR, MPI_BAND, MPI_BOR, MPI_BXOR, MPI_MAXLOC, MPI_MINLOC};
+}
+
 const std::vector<MPI_Datatype> &table() {
   static const std::vector<MPI_Datatype> t = predefined_types();
   return t;
@@ -80,7 +86,9 @@ const char *kind_call(RequestKind kind, RequestCall call) {
     default: return "MPI_Send_init";
     }
   case RequestKind::collective:
-    return call == RequestCall::barrier ? "MPI_Ibarrier" : "a nonblocking collective";
+    return call == RequestCall::barrier     ? "MPI_Ibarrier"
+           : call == RequestCall::allreduce ? "MPI_Iallreduce"
+                                            : "a nonblocking collective";
   }
   return "a request";
 }
@@ -117,6 +125,18 @@ std::uint32_t datatype_code(MPI_Datatype type) noexcept {
 MPI_Datatype datatype_of(std::uint32_t code) noexcept {
   const auto &t = table();
   return code >= 1 && code <= t.size() ? t[code - 1] : MPI_DATATYPE_NULL;
+}
+
+std::uint32_t op_code(MPI_Op op) noexcept {
+  static const std::vector<MPI_Op> ops = predefined_ops();
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (ops[i] == op && op != MPI_OP_NULL) return static_cast<std::uint32_t>(i + 1);
+  return 0;
+}
+
+MPI_Op op_of(std::uint32_t code) noexcept {
+  static const std::vector<MPI_Op> ops = predefined_ops();
+  return code >= 1 && code <= ops.size() ? ops[code - 1] : MPI_OP_NULL;
 }
 
 std::string describe_request(RequestKind kind, RequestCall call, const CommState *comm, int peer,
@@ -159,12 +179,14 @@ PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescrip
     p.call = static_cast<std::uint8_t>(s.call);
     p.order = s.order;
     p.result = s.result;
-    if (active_collective) {
-      if (s.call != RequestCall::barrier)
-        refuse(what() + " is pending and not every member entered it: only MPI_Ibarrier can be "
-                        "carried across a checkpoint; complete the collective first");
-      else
-        out.requests.push_back(p);
+    if (active_collective && s.call == RequestCall::barrier) {
+      out.requests.push_back(p);
+      return;
+    }
+    if (active_collective && s.call != RequestCall::allreduce) {
+      refuse(what() + " is pending and not every member entered it: only MPI_Ibarrier and "
+                      "MPI_Iallreduce can be carried across a checkpoint; complete the "
+                      "collective first");
       return;
     }
     const auto type = reinterpret_cast<MPI_Datatype>(s.args.datatype);
@@ -181,6 +203,18 @@ PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescrip
         return; // inactive with a derived type: the application re-creates it
     }
     p.buffer = regions.locate(s.args.buf, span_of(p.count, type));
+    if (active_collective) {
+      p.op = op_code(reinterpret_cast<MPI_Op>(s.op));
+      if (p.op == 0) {
+        refuse(what() + " uses a user-defined operation: only predefined operations can be "
+                        "carried across a checkpoint");
+        return;
+      }
+      p.send_buffer = s.send_buf == MPI_IN_PLACE
+                          ? BufferRef{BufferRef::in_place, 0}
+                          : regions.locate(s.send_buf, span_of(p.count, type));
+      if (p.send_buffer.region == BufferRef::none) p.buffer.region = BufferRef::none;
+    }
     if (p.buffer.region == BufferRef::none && needs_buffer) {
       refuse(what() + " has its buffer outside every protected region: protect the buffer "
                       "(ckpt_protect) so that a restarted process can post the request again");
@@ -258,12 +292,36 @@ void restore_pending(RegionMap &regions, std::vector<PendingRequest> pending) {
       if (!table.claim(p.index))
         throw StateError(what() + ": a request created before ckpt_restart() holds its handle");
       MPI_Request real = MPI_REQUEST_NULL;
-      check_mpi(PMPI_Ibarrier(comm, &real), "MPI_Ibarrier (re-posted after restart)");
+      const auto call = static_cast<RequestCall>(p.call);
+      ReceiveArgs args;
+      const void *send = nullptr;
+      if (call == RequestCall::allreduce) {
+        const MPI_Datatype type = datatype_of(p.datatype);
+        const MPI_Op op = op_of(p.op);
+        if (type == MPI_DATATYPE_NULL || op == MPI_OP_NULL)
+          throw StateError(what() + ": unknown datatype or operation code");
+        const std::size_t span = span_of(p.count, type);
+        void *recv = regions.address(p.buffer, span);
+        send = p.send_buffer.region == BufferRef::in_place ? MPI_IN_PLACE
+                                                           : regions.address(p.send_buffer, span);
+        if (!recv || !send)
+          throw StateError(what() +
+                           ": its buffers were in protected regions that are not "
+                           "protected (or smaller) now: protect them before ckpt_restart()");
+        check_mpi(PMPI_Iallreduce(send, recv, p.count, type, op, comm, &real),
+                  "MPI_Iallreduce (re-posted after restart)");
+        args = ReceiveArgs{recv, p.count, reinterpret_cast<std::uintptr_t>(type)};
+      } else {
+        check_mpi(PMPI_Ibarrier(comm, &real), "MPI_Ibarrier (re-posted after restart)");
+      }
       RequestSlot &s = table[p.index];
       s = RequestSlot{};
       s.state = SlotState::active;
       s.kind = p.kind;
-      s.call = RequestCall::barrier;
+      s.call = call;
+      s.args = args;
+      s.send_buf = send;
+      s.op = reinterpret_cast<std::uintptr_t>(op_of(p.op));
       s.comm = state;
       s.peer = MPI_PROC_NULL;
       s.real = opaque(real);

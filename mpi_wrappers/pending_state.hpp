@@ -1,7 +1,7 @@
 // Capture and restoration of the requests a checkpoint leaves pending:
 // receives nothing in flight matched (Irecv, started Recv_init), persistent
-// requests (active or not) and nonblocking barriers not every member has
-// entered. In the running process they simply stay pending; after a restart
+// requests (active or not) and nonblocking barriers and allreduces not every
+// member has entered. In the running process they simply stay pending; after a restart
 // restore_pending() posts them again under the same virtual handles.
 //
 // Neither function assumes the ranks are in a collective: the blocking
@@ -36,6 +36,9 @@ public:
 std::uint32_t datatype_code(MPI_Datatype type) noexcept;
 /// The datatype of a code (MPI_DATATYPE_NULL: unknown code).
 MPI_Datatype datatype_of(std::uint32_t code) noexcept;
+/// The same for predefined reduction operations (0: not predefined).
+std::uint32_t op_code(MPI_Op op) noexcept;
+MPI_Op op_of(std::uint32_t code) noexcept;
 
 struct PendingCapture {
   std::vector<PendingRequest> requests;

@@ -49,6 +49,7 @@ enum class RequestCall : std::uint8_t {
   ready,       ///< Rsend_init
   barrier,     ///< Ibarrier
   other,       ///< any other nonblocking collective
+  allreduce,   ///< Iallreduce
 };
 
 /// The buffer arguments of a receive or persistent request, kept so that a
@@ -71,6 +72,8 @@ struct RequestSlot {
   Envelope result;
   ReceiveArgs args;
   RequestCall call = RequestCall::standard;
+  const void *send_buf = nullptr;   ///< Iallreduce: its send buffer (maybe MPI_IN_PLACE)
+  std::uintptr_t op = 0;            ///< Iallreduce: its operation
   std::uint64_t order = 0;          ///< when it was posted (or started): re-posted in this order
   std::uint64_t collective_seq = 0; ///< collective: its number among the communicator's collectives
 };

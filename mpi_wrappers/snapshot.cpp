@@ -120,6 +120,9 @@ PendingRequest get_pending(Reader &r) {
   p.call = r.get<std::uint8_t>();
   p.buffer.region = r.get<std::int32_t>();
   p.buffer.offset = r.get<std::uint64_t>();
+  p.send_buffer.region = r.get<std::int32_t>();
+  p.send_buffer.offset = r.get<std::uint64_t>();
+  p.op = r.get<std::uint32_t>();
   p.order = r.get<std::uint64_t>();
   p.result = get_envelope(r);
   return p;
@@ -173,6 +176,9 @@ std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
     w.put<std::uint8_t>(p.call);
     w.put<std::int32_t>(p.buffer.region);
     w.put<std::uint64_t>(p.buffer.offset);
+    w.put<std::int32_t>(p.send_buffer.region);
+    w.put<std::uint64_t>(p.send_buffer.offset);
+    w.put<std::uint32_t>(p.op);
     w.put<std::uint64_t>(p.order);
     put_envelope(w, p.result);
   }
@@ -215,7 +221,7 @@ ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size) {
     c.result = get_envelope(r);
     s.requests.push_back(c);
   }
-  const auto npending = r.count(72);
+  const auto npending = r.count(88);
   for (std::uint64_t i = 0; i < npending; ++i)
     s.pending.push_back(get_pending(r));
   if (!r.done()) throw SnapshotFormatError("PMPI snapshot: trailing bytes");

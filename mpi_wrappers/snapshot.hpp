@@ -26,7 +26,8 @@ struct CompletedRequest {
 
 /// Where a buffer lies: inside protected region `region`, at `offset`.
 struct BufferRef {
-  static constexpr std::int32_t none = INT32_MIN; ///< outside every protected region
+  static constexpr std::int32_t none = INT32_MIN;         ///< outside every protected region
+  static constexpr std::int32_t in_place = INT32_MIN + 1; ///< MPI_IN_PLACE
   std::int32_t region = none;
   std::uint64_t offset = 0;
 };
@@ -43,9 +44,11 @@ struct PendingRequest {
   int count = 0;
   std::uint32_t datatype = 0; ///< code of a predefined datatype (datatype_table.hpp)
   std::uint8_t call = 0;      ///< the creating call (RequestCall)
-  BufferRef buffer;
-  std::uint64_t order = 0; ///< posting order: re-posted in this order
-  Envelope result;         ///< state completed: what Wait/Test report
+  BufferRef buffer;           ///< the receive buffer (Iallreduce: its receive buffer)
+  BufferRef send_buffer;      ///< Iallreduce: its send buffer
+  std::uint32_t op = 0;       ///< Iallreduce: code of a predefined operation
+  std::uint64_t order = 0;    ///< posting order: re-posted in this order
+  Envelope result;            ///< state completed: what Wait/Test report
 };
 
 struct ChannelSnapshot {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace {
 int g_rank = 0, g_failures = 0;
@@ -110,13 +111,21 @@ int main(int argc, char **argv) {
     MPI_Wait(&p, MPI_STATUS_IGNORE);
     MPI_Request_free(&p);
 
-    // 3b. A pending nonblocking collective other than a barrier that not
-    //     every rank entered.
+    // 3b. Pending nonblocking collectives that not every rank entered: an
+    //     Iallgather cannot be carried, an Iallreduce whose buffers are not
+    //     protected neither.
     if (size > 1) {
       int v = 1, sum = 0;
+      std::vector<int> all(static_cast<std::size_t>(size));
       MPI_Request c = MPI_REQUEST_NULL;
+      if (g_rank == 0) MPI_Iallgather(&v, 1, MPI_INT, all.data(), 1, MPI_INT, MPI_COMM_WORLD, &c);
+      expect_refused(s, "pending Iallgather",
+                     "MPI_Ibarrier and MPI_Iallreduce can be carried across a checkpoint");
+      if (g_rank != 0) MPI_Iallgather(&v, 1, MPI_INT, all.data(), 1, MPI_INT, MPI_COMM_WORLD, &c);
+      MPI_Wait(&c, MPI_STATUS_IGNORE);
       if (g_rank == 0) MPI_Iallreduce(&v, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD, &c);
-      expect_refused(s, "pending Iallreduce", "only MPI_Ibarrier can be carried");
+      expect_refused(s, "pending Iallreduce into unprotected memory",
+                     "MPI_Iallreduce on MPI_COMM_WORLD has its buffer outside every protected");
       if (g_rank != 0) MPI_Iallreduce(&v, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD, &c);
       MPI_Wait(&c, MPI_STATUS_IGNORE);
       if (sum != size) ++g_failures;

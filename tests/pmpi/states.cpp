@@ -8,7 +8,9 @@
 //                      created in the setup (before restart()); receives are
 //                      started before the checkpoint, half the sends too
 //   --mode ibarrier    rank 0 enters an MPI_Ibarrier before the checkpoint,
-//                      the others after it; every rank matches the token
+//                      the others after it, and the same with an
+//                      MPI_Iallreduce on the second communicator; every
+//                      rank matches the token
 //                      with MPI_Mprobe before the checkpoint and receives it
 //                      with MPI_Mrecv after
 //
@@ -109,9 +111,9 @@ void run(const Args &a) {
   std::int64_t step = -1;
   // Everything a pending request refers to lives in protected memory:
   // request handles, receive buffers, persistent send buffers.
-  std::vector<MPI_Request> reqs(8, MPI_REQUEST_NULL);
+  std::vector<MPI_Request> reqs(9, MPI_REQUEST_NULL);
   double halo_in[2] = {0, 0}, send_out[2] = {0, 0}, report_in = 0, spare_in = 0;
-  double token_out = 0, token_in = 0;
+  double token_out = 0, token_in = 0, contribution = 0, total = 0;
   MPI_Message token_msg = MPI_MESSAGE_NULL;
 
   ckpt::Session session(MPI_COMM_WORLD, {{"dir", a.o.dir}, {"log_level", "warning"}});
@@ -122,6 +124,8 @@ void run(const Args &a) {
   session.protect(4, "send_out", send_out, 2);
   session.protect(5, "report_in", &report_in, 1);
   session.protect(7, "spare_in", &spare_in, 1);
+  session.protect(8, "contribution", &contribution, 1);
+  session.protect(9, "total", &total, 1);
   session.protect_bytes(6, "token_msg", &token_msg, 1, sizeof token_msg);
 
   if (a.mode == Mode::persistent) {
@@ -152,7 +156,11 @@ void run(const Args &a) {
   if (first == 0) {
     post_halo_receives(0);
     post_report_receive();
-    if (a.mode == Mode::ibarrier && rank == 0) MPI_Ibarrier(comms.halo, &reqs[6]);
+    if (a.mode == Mode::ibarrier && rank == 0) {
+      MPI_Ibarrier(comms.halo, &reqs[6]);
+      contribution = value[5];
+      MPI_Iallreduce(&contribution, &total, 1, MPI_DOUBLE, MPI_SUM, comms.side, &reqs[8]);
+    }
     // A receive nothing ever matches, pending through every checkpoint (and
     // re-posted by a restart): tested and cancelled at the end.
     MPI_Irecv(&spare_in, 1, MPI_DOUBLE, MPI_ANY_SOURCE, 12345, comms.side, &reqs[7]);
@@ -169,8 +177,14 @@ void run(const Args &a) {
       value[3] += 1e-3 * token_in;
     }
     if (a.mode == Mode::ibarrier) {
-      if (rank != 0) MPI_Ibarrier(comms.halo, &reqs[6]);
+      if (rank != 0) {
+        MPI_Ibarrier(comms.halo, &reqs[6]);
+        contribution = value[5];
+        MPI_Iallreduce(&contribution, &total, 1, MPI_DOUBLE, MPI_SUM, comms.side, &reqs[8]);
+      }
       MPI_Wait(&reqs[6], MPI_STATUS_IGNORE);
+      MPI_Wait(&reqs[8], MPI_STATUS_IGNORE);
+      value[6] += 1e-3 * total;
     }
     // Halo exchange: the receives were posted before the checkpoint.
     if (a.mode == Mode::persistent) {
@@ -215,7 +229,11 @@ void run(const Args &a) {
       // Next step's receives, posted now: pending at the checkpoint.
       post_halo_receives(s + 1);
       post_report_receive();
-      if (a.mode == Mode::ibarrier && rank == 0) MPI_Ibarrier(comms.halo, &reqs[6]);
+      if (a.mode == Mode::ibarrier && rank == 0) {
+        MPI_Ibarrier(comms.halo, &reqs[6]);
+        contribution = value[5];
+        MPI_Iallreduce(&contribution, &total, 1, MPI_DOUBLE, MPI_SUM, comms.side, &reqs[8]);
+      }
       token_out = value[4];
       MPI_Isend(&token_out, 1, MPI_DOUBLE, (srank + 1) % ssize, token_tag, comms.side, &reqs[5]);
       if (a.mode == Mode::ibarrier)

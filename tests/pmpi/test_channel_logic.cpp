@@ -219,6 +219,8 @@ TEST(Snapshot, RoundTripsAndRejectsDamage) {
   p.datatype = 14;
   p.call = 0;
   p.buffer = BufferRef{3, 4096};
+  p.send_buffer = BufferRef{BufferRef::in_place, 0};
+  p.op = 2;
   p.order = 77;
   p.result = Envelope{2, 12, 800, false, 0};
   s.pending.push_back(p);
@@ -248,6 +250,8 @@ TEST(Snapshot, RoundTripsAndRejectsDamage) {
   EXPECT_EQ(r.pending[0].peer, -1);
   EXPECT_EQ(r.pending[0].buffer.region, 3);
   EXPECT_EQ(r.pending[0].buffer.offset, 4096u);
+  EXPECT_EQ(r.pending[0].send_buffer.region, BufferRef::in_place);
+  EXPECT_EQ(r.pending[0].op, 2u);
   EXPECT_EQ(r.pending[0].order, 77u);
   EXPECT_EQ(r.pending[0].result.bytes, 800u);
 
