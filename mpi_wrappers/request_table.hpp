@@ -8,6 +8,7 @@
 #define CKPT_PMPI_REQUEST_TABLE_HPP
 
 #include <cstdint>
+#include <climits>
 #include <deque>
 #include <vector>
 
@@ -127,6 +128,10 @@ private:
 
   std::deque<RequestSlot> m_slots; // stable addresses while growing
   std::vector<std::uint32_t> m_free;
+  // Position of each free slot in m_free (no_position when in use), so that
+  // claim() takes a given slot in O(1): a restart claims every saved one.
+  static constexpr std::uint32_t no_position = UINT32_MAX;
+  std::vector<std::uint32_t> m_free_position;
   std::uint32_t m_in_use = 0;
 };
 

@@ -143,6 +143,27 @@ TEST(RequestTable, HandlesRoundTripAndNeverLookReal) {
   EXPECT_NE(t.allocate(), 100u);
 }
 
+TEST(RequestTable, ClaimedSlotsAreNeverHandedOutAgain) {
+  RequestTable t(8);
+  // A restart claims scattered slots, then the program allocates: every
+  // slot is handed out once, claimed ones never.
+  std::set<std::uint32_t> used;
+  for (std::uint32_t i : {5u, 0u, 7u, 3u, 20u}) {
+    ASSERT_TRUE(t.claim(i));
+    used.insert(i);
+  }
+  for (int k = 0; k < 40; ++k)
+    EXPECT_TRUE(used.insert(t.allocate()).second);
+  EXPECT_EQ(t.in_use(), used.size());
+  // Released and claimed again, then allocation goes on without duplicates.
+  t.release(7);
+  t.release(21);
+  EXPECT_TRUE(t.claim(21));
+  used.erase(7);
+  EXPECT_EQ(t.allocate(), 7u);
+  EXPECT_FALSE(t.claim(7));
+}
+
 namespace {
 DrainedMessage msg(std::uint64_t comm, int src, int tag, unsigned char byte) {
   return DrainedMessage{comm, src, tag, {byte}};
