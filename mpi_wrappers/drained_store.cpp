@@ -30,6 +30,20 @@ std::uint64_t DrainedStore::reserve(std::size_t pos) {
   return m_messages[pos].ticket;
 }
 
+void DrainedStore::push_reserved(DrainedMessage message, std::uint64_t ticket) {
+  m_messages.push_back({std::move(message), ticket});
+  ++m_reserved;
+  if (ticket >= m_next_ticket) m_next_ticket = ticket + 1;
+}
+
+std::vector<std::uint64_t> DrainedStore::tickets() const {
+  std::vector<std::uint64_t> out;
+  out.reserve(m_messages.size());
+  for (const Entry &e : m_messages)
+    out.push_back(e.ticket);
+  return out;
+}
+
 std::optional<DrainedMessage> DrainedStore::take_reserved(std::uint64_t ticket) {
   for (std::size_t i = 0; i < m_messages.size(); ++i)
     if (m_messages[i].ticket == ticket) return take(i);

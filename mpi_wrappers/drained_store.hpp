@@ -53,6 +53,13 @@ public:
   std::uint64_t reserve(std::size_t pos);
   [[nodiscard]] std::optional<DrainedMessage> take_reserved(std::uint64_t ticket);
   [[nodiscard]] std::size_t reserved() const noexcept { return m_reserved; }
+  /// A ticket for a message matched by a probe but still in the
+  /// implementation (redeemed by push_reserved() at a checkpoint).
+  std::uint64_t new_ticket() noexcept { return m_next_ticket++; }
+  /// Adds a message reserved under `ticket` (from new_ticket(), or restored).
+  void push_reserved(DrainedMessage message, std::uint64_t ticket);
+  /// The ticket of every message in store order (0: not reserved).
+  [[nodiscard]] std::vector<std::uint64_t> tickets() const;
 
   /// Every message, in store order (for the snapshot).
   [[nodiscard]] std::vector<DrainedMessage> all() const;

@@ -7,6 +7,7 @@
 #include "early_messages.hpp"
 #include "epoch_cut.hpp"
 #include "epoch_hooks.hpp"
+#include "pending_state.hpp"
 #include "snapshot.hpp"
 
 #include "epoch_participant.hpp"
@@ -70,16 +71,14 @@ const std::vector<int> &runtime_ranks(const CommState &s) {
 
 std::string comm_text(const CommState &s) { return "communicator id " + std::to_string(s.id); }
 
-/// What the nonblocking protocol cannot capture at a local checkpoint yet.
+/// What the nonblocking protocol cannot capture at a local checkpoint (the
+/// rest of the pending state is recorded by capture_pending()).
 std::string refusal() {
   if (const char *call = failed_call())
-    return std::string("the layer failed inside ") + call +
-           " earlier: its accounting is incomplete";
+    return std::string("the layer failed inside ") + call + " earlier: its accounting is incomplete";
   for (const auto &[win, w] : layer().windows())
     if (w.locks > 0 || w.lock_all || w.access || w.exposure || w.unsynced_ops)
       return "an RMA epoch is open or has unsynchronised operations";
-  if (layer().outstanding_matched_probes() > 0)
-    return "a message matched by MPI_Mprobe/MPI_Improbe has not been received yet";
   if (layer().freed_active_receives() > 0)
     return "an active receive request was freed with MPI_Request_free";
   std::string out;
@@ -87,19 +86,12 @@ std::string refusal() {
     if (!out.empty() || s.state != SlotState::active) return;
     const std::string where =
         s.comm ? " on " + comm_text(*s.comm) : std::string(" on an unknown communicator");
-    switch (s.kind) {
-    case RequestKind::send: break; // its message is in flight or received: captured
-    case RequestKind::receive:
-    case RequestKind::persistent_receive:
-      out = "a receive (source " + std::to_string(s.peer) + ", tag " + std::to_string(s.tag) +
-            where + ") is pending at the local checkpoint";
-      break;
-    case RequestKind::matched_receive: out = "an MPI_Imrecv is pending" + where; break;
-    case RequestKind::persistent_send:
-      out = "a persistent send (tag " + std::to_string(s.tag) + where + ") is active";
-      break;
-    case RequestKind::collective: out = "a nonblocking collective is pending" + where; break;
-    }
+    // A started persistent send cannot wait here (its receiver may not be
+    // ready), and started again after a restart it would send twice.
+    if (s.kind == RequestKind::persistent_send)
+      out = "a persistent send (tag " + std::to_string(s.tag) + where +
+            ") is active: complete it before the checkpoint site";
+    if (s.kind == RequestKind::matched_receive) out = "an MPI_Imrecv is pending" + where;
   });
   if (!out.empty()) return out;
   for (const auto &[comm, s] : layer().live_comms())
@@ -112,10 +104,22 @@ std::string refusal() {
 
 class EpochLayer final : public EpochParticipant {
 public:
-  std::vector<std::vector<unsigned char>> open_epoch(MPI_Comm runtime_comm, std::uint64_t epoch,
+  std::vector<std::vector<unsigned char>> open_epoch(Runtime &runtime, std::uint64_t epoch,
                                                      std::uint64_t byte_limit) override {
     if (std::string why = refusal(); !why.empty())
       throw StateError("the nonblocking checkpoint cannot capture this rank's state: " + why);
+    const MPI_Comm runtime_comm = runtime.comm();
+    // What stays pending (receives, persistent requests, barriers) and the
+    // messages matched by a probe, as the blocking checkpoint records them.
+    m_base = ChannelSnapshot{};
+    m_base.comms = layer().describe_comms();
+    RuntimeRegions regions(runtime);
+    PendingCapture pending = capture_pending(regions, m_base.comms);
+    if (pending.problem.empty()) pending.problem = receive_matched_messages(m_base.comms);
+    if (!pending.problem.empty())
+      throw StateError("the nonblocking checkpoint cannot capture this rank's state: " +
+                       pending.problem);
+    m_base.pending = std::move(pending.requests);
     int size = 0;
     check_mpi(PMPI_Comm_size(runtime_comm, &size), "MPI_Comm_size");
     if (g_runtime_group != MPI_GROUP_NULL) PMPI_Group_free(&g_runtime_group);
@@ -147,12 +151,13 @@ public:
     }
     // The snapshot's base: undelivered drained messages and the requests the
     // application will find completed after a restart.
-    m_base = ChannelSnapshot{};
     m_base.request_null = opaque(MPI_REQUEST_NULL);
     m_base.messages = layer().drained().all();
+    m_base.tickets = layer().drained().tickets();
     layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
-      if (s.state == SlotState::completed)
-        m_base.requests.push_back({index, s.kind, s.result});
+      if (s.kind == RequestKind::persistent_send || s.kind == RequestKind::persistent_receive)
+        return; // in m_base.pending
+      if (s.state == SlotState::completed) m_base.requests.push_back({index, s.kind, s.result});
       else if (s.state == SlotState::active && s.kind == RequestKind::send)
         m_base.requests.push_back({index, s.kind, Envelope{}});
     });
@@ -189,8 +194,10 @@ public:
   std::vector<unsigned char> epoch_snapshot() override {
     ChannelSnapshot snap = m_base;
     std::vector<LateMessage> late = g_cut.late_messages();
-    for (LateMessage &m : late)
+    for (LateMessage &m : late) {
       snap.messages.push_back({m.comm_id, m.source, m.tag, std::move(m.data)});
+      if (!snap.tickets.empty()) snap.tickets.push_back(0);
+    }
     if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
       std::fprintf(stderr,
                    "[ckpt] libckpt_pmpi: epoch %llu: %zu late message(s) recorded, %zu held, %zu "

@@ -13,15 +13,17 @@
 
 namespace ckpt::detail {
 
+class Runtime;
+
 class EpochParticipant {
 public:
   virtual ~EpochParticipant() = default;
-  /// This rank's local checkpoint of `epoch`: freezes its channel state.
-  /// `runtime_comm` names the ranks markers go to. Returns one marker per
-  /// rank of runtime_comm (this one included). Throws StateError naming what
-  /// cannot be captured.
+  /// This rank's local checkpoint of `epoch`: freezes its channel state and
+  /// records what stays pending. Returns one marker per rank of the
+  /// runtime's communicator (this one included). Throws StateError naming
+  /// what cannot be captured.
   virtual std::vector<std::vector<unsigned char>>
-  open_epoch(MPI_Comm runtime_comm, std::uint64_t epoch, std::uint64_t byte_limit) = 0;
+  open_epoch(Runtime &runtime, std::uint64_t epoch, std::uint64_t byte_limit) = 0;
   /// The marker runtime rank `from` sent at its local checkpoint.
   virtual void on_marker(int from, const unsigned char *data, std::size_t bytes) = 0;
   /// Receives the late messages still in flight; true when the channel

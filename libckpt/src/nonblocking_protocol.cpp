@@ -236,7 +236,7 @@ void NonblockingProtocol::take_local(std::int64_t step, const char *refusal) {
       if (!p)
         throw StateError("protocol = nonblocking needs the PMPI layer (link ckpt::pmpi or "
                          "LD_PRELOAD libckpt_pmpi.so) to account for the messages in flight");
-      marks = p->open_epoch(m_comm.get(), epoch, m_rt.config().message_log_bytes());
+      marks = p->open_epoch(m_rt, epoch, m_rt.config().message_log_bytes());
       RankSnapshot snap;
       snap.version = request.version;
       snap.step = step;
