@@ -8,7 +8,10 @@
 // MPI_Irecv(ANY_SOURCE) + MPI_Testany polling. Every message carries its
 // sender's step and a hash of its contents, checked at the receiver; the
 // state accumulates a commutative sum of the message hashes, so the checksum
-// is bit-identical whatever the matching order was.
+// is bit-identical whatever the matching order was. A token also goes around
+// the ring of MPI_COMM_WORLD: each rank pre-posts its receive (MPI_Irecv into
+// protected memory, the handle protected too) before its checkpoint site, and
+// its left neighbour sends it after its own: a receive pending at every site.
 #include "../ring/example_app.hpp"
 
 #include <cstring>
@@ -49,6 +52,25 @@ void run(const example::Options &o) {
   session.protect(1, "expected", expected);
   session.protect(2, "step", &step, 1);
   session.protect(3, "violations", &violations, 1);
+  double token = 0;
+  MPI_Request token_request = MPI_REQUEST_NULL;
+  session.protect(4, "token", &token, 1);
+  session.protect_bytes(5, "token_request", &token_request, 1, sizeof token_request);
+  const int right = (rank + 1) % size, left_rank = (rank + size - 1) % size;
+  MPI_Request token_send = MPI_REQUEST_NULL;
+  double token_out = 0;
+  // The token of step s: received in step s+1 (posted before the site of s).
+  auto token_round = [&](std::int64_t s) {
+    if (s > 0) {
+      token_out = static_cast<double>(s * 1000 + rank);
+      MPI_Isend(&token_out, 1, MPI_DOUBLE, right, 9, MPI_COMM_WORLD, &token_send);
+      MPI_Wait(&token_request, MPI_STATUS_IGNORE);
+      if (token != static_cast<double>(s * 1000 + left_rank)) ++violations;
+      sums[0] += static_cast<std::uint64_t>(token);
+      MPI_Wait(&token_send, MPI_STATUS_IGNORE);
+    }
+    MPI_Irecv(&token, 1, MPI_DOUBLE, left_rank, 9, MPI_COMM_WORLD, &token_request);
+  };
 
   Outgoing out; // the sends of the previous step, completed in this one
 
@@ -136,11 +158,14 @@ void run(const example::Options &o) {
   const std::int64_t first = example::restart_if_asked(session, o, step);
   for (std::int64_t s = first; s < o.steps; ++s) {
     if (s > 0) receive(s - 1);
+    token_round(s);
     send(s);
     step = s;
     example::end_of_step(session, o, s); // the new messages are in flight
   }
   receive(o.steps - 1);
+  MPI_Cancel(&token_request);
+  MPI_Wait(&token_request, MPI_STATUS_IGNORE);
   std::uint64_t total_violations = 0;
   MPI_Reduce(&violations, &total_violations, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
   // Violations count in the checksum too: any makes it differ from a clean run's.
