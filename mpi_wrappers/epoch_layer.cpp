@@ -75,7 +75,8 @@ std::string comm_text(const CommState &s) { return "communicator id " + std::to_
 /// rest of the pending state is recorded by capture_pending()).
 std::string refusal() {
   if (const char *call = failed_call())
-    return std::string("the layer failed inside ") + call + " earlier: its accounting is incomplete";
+    return std::string("the layer failed inside ") + call +
+           " earlier: its accounting is incomplete";
   for (const auto &[win, w] : layer().windows())
     if (w.locks > 0 || w.lock_all || w.access || w.exposure || w.unsynced_ops)
       return "an RMA epoch is open or has unsynchronised operations";
@@ -157,7 +158,8 @@ public:
     layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
       if (s.kind == RequestKind::persistent_send || s.kind == RequestKind::persistent_receive)
         return; // in m_base.pending
-      if (s.state == SlotState::completed) m_base.requests.push_back({index, s.kind, s.result});
+      if (s.state == SlotState::completed)
+        m_base.requests.push_back({index, s.kind, s.result});
       else if (s.state == SlotState::active && s.kind == RequestKind::send)
         m_base.requests.push_back({index, s.kind, Envelope{}});
     });

@@ -55,7 +55,7 @@ void run(const example::Options &o) {
   double token = 0;
   MPI_Request token_request = MPI_REQUEST_NULL;
   session.protect(4, "token", &token, 1);
-  session.protect_bytes(5, "token_request", &token_request, 1, sizeof token_request);
+  session.protect_bytes(5, "token_request", &token_request, 1, sizeof(MPI_Request));
   const int right = (rank + 1) % size, left_rank = (rank + size - 1) % size;
   MPI_Request token_send = MPI_REQUEST_NULL;
   double token_out = 0;
