@@ -5,6 +5,7 @@
 
 #include "channel.hpp"
 #include "drain.hpp"
+#include "layer_lock.hpp"
 #include "snapshot.hpp"
 
 #include "error.hpp"
@@ -142,6 +143,11 @@ std::string window_problem() {
 /// Problems that make the channel state impossible to capture, found before
 /// touching any channel.
 std::string static_problem() {
+  if (const int n = threads_in_blocking_calls(); n > 0)
+    return std::to_string(n) +
+           " other thread(s) are inside a blocking MPI call: under MPI_THREAD_MULTIPLE, "
+           "checkpoint where only the calling thread uses MPI (after joining the threads or a "
+           "barrier among them)";
   if (const char *call = failed_call())
     return std::string("the layer failed inside ") + call +
            " earlier (see the error logged then): its accounting of messages may be incomplete";
@@ -244,6 +250,9 @@ std::string settle_requests() {
 class ChannelParticipant final : public CheckpointParticipant {
 public:
   void before_checkpoint(Runtime &runtime) override {
+    // Held for the whole channel closure: other threads entering MPI wait
+    // (layer_lock.hpp).
+    const LayerLock lock;
     const int rank = runtime.rank();
     const auto fail_if = [&](const std::string &problem) {
       agree(runtime.comm(), capture([&] {
@@ -303,6 +312,7 @@ public:
   }
 
   void after_restart(Runtime &runtime) override {
+    const LayerLock lock;
     const std::optional<std::size_t> bytes = runtime.restored_bytes(snapshot_region_id);
     if (!bytes) return; // written without the PMPI layer
     std::vector<unsigned char> blob(*bytes);
