@@ -19,8 +19,7 @@
 namespace {
 
 double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 template <class Body> double best_ns(int iters, int reps, Body &&body) {
@@ -48,8 +47,7 @@ int main(int argc, char **argv) {
     else if (a == "--thread-level")
       level = v == "multiple" ? MPI_THREAD_MULTIPLE : MPI_THREAD_SINGLE;
     else {
-      std::fprintf(stderr,
-                   "usage: %s [--iters N] [--reps R] [--thread-level single|multiple]\n",
+      std::fprintf(stderr, "usage: %s [--iters N] [--reps R] [--thread-level single|multiple]\n",
                    argv[0]);
       return 2;
     }

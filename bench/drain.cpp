@@ -89,8 +89,7 @@ Options parse(int argc, char **argv) {
 }
 
 double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 /// Byte j of message i from rank `from`; the first 8 bytes hold i.
@@ -262,8 +261,7 @@ void run(const Options &o) {
     // The state a restart needs: the request handles and the buffers.
     f.requests.assign(static_cast<std::size_t>(last), MPI_REQUEST_NULL);
     f.buffers.assign(static_cast<std::size_t>(last) * o.bytes, 0);
-    session.protect_bytes(0, "requests", f.requests.data(), f.requests.size(),
-                          sizeof(MPI_Request));
+    session.protect_bytes(0, "requests", f.requests.data(), f.requests.size(), sizeof(MPI_Request));
     session.protect(1, "buffers", f.buffers);
     f.count = last;
   }

@@ -29,9 +29,9 @@ void check(int rc, const char *call) {
 }
 
 double payload(std::int64_t step, int round, int t, int from, int i) {
-  return static_cast<double>(example::mix(static_cast<std::uint64_t>(step), round * 16 + t,
-                                          from * 1000 + i) %
-                             1000003) *
+  return static_cast<double>(
+             example::mix(static_cast<std::uint64_t>(step), round * 16 + t, from * 1000 + i) %
+             1000003) *
          1e-3;
 }
 

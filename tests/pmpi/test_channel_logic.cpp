@@ -143,8 +143,8 @@ TEST(DrainedStore, AgreesWithALinearScanOnRandomTraffic) {
   unsigned char next = 0;
   for (int step = 0; step < 20000; ++step) {
     if (rnd(3) != 0) {
-      const DrainedMessage m{5 + rnd(2), static_cast<int>(rnd(3)), static_cast<int>(rnd(4)),
-                             {next++}};
+      const DrainedMessage m{
+          5 + rnd(2), static_cast<int>(rnd(3)), static_cast<int>(rnd(4)), {next++}};
       ref.push_back({m});
       s.push(m);
       continue;
@@ -381,9 +381,9 @@ TEST(Drain, ManyWaitingMessagesTakeFewRounds) {
     }
   } counting(t, rounds);
   const std::uint64_t per = n / 3 + 1;
-  EXPECT_EQ(drain_channels(counting, {{5, 0, per}, {5, 1, per - 1}, {5, 2, per - 1}},
-                           comm_id::untracked),
-            static_cast<std::uint64_t>(n));
+  EXPECT_EQ(
+      drain_channels(counting, {{5, 0, per}, {5, 1, per - 1}, {5, 2, per - 1}}, comm_id::untracked),
+      static_cast<std::uint64_t>(n));
   EXPECT_LE(rounds, 2);
   ASSERT_EQ(t.drained_ids.size(), static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i)
