@@ -95,7 +95,9 @@ int intercomm_merge(MPI_Comm intercomm, int high, MPI_Comm *newintracomm) {
 
 int comm_free(MPI_Comm *comm) {
   const MPI_Comm c = *comm;
-  const int rc = unlocked([&] { return PMPI_Comm_free(comm); });
+  // Under the lock (the call is local in the implementations): released,
+  // another thread could be given the same handle before comm_freed runs.
+  const int rc = PMPI_Comm_free(comm);
   if (rc == MPI_SUCCESS) layer().comm_freed(c);
   return rc;
 }
@@ -176,10 +178,11 @@ int win_wait(MPI_Win win) {
 }
 
 int win_free(MPI_Win *win) {
-  const MPI_Win w = *win;
-  const int rc = unlocked([&] { return PMPI_Win_free(win); });
-  if (rc == MPI_SUCCESS) layer().window_freed(w);
-  return rc;
+  // Forgotten before the call, which synchronises (unlocked): a window
+  // another thread creates meanwhile may get the same handle. A failed free
+  // leaves an erroneous program; its window's epochs are no longer tracked.
+  layer().window_freed(*win);
+  return unlocked([&] { return PMPI_Win_free(win); });
 }
 
 } // namespace ckpt::detail::pmpi::hooks
