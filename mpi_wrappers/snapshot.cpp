@@ -16,6 +16,9 @@ public:
     m_out.insert(m_out.end(), p, p + sizeof(T));
   }
   void bytes(const unsigned char *p, std::size_t n) { m_out.insert(m_out.end(), p, p + n); }
+  /// One allocation for the whole encoding: growing by doubling would copy
+  /// every drained message again (a 16 MiB message in flight, several times).
+  void reserve(std::size_t n) { m_out.reserve(n); }
   std::vector<unsigned char> take() { return std::move(m_out); }
 
 private:
@@ -48,6 +51,11 @@ private:
 
 std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
   Writer w;
+  std::size_t payload = 0;
+  for (const DrainedMessage &m : s.messages)
+    payload += m.data.size();
+  w.reserve(sizeof magic + 4 + 8 + 8 + s.messages.size() * 24 + payload + 8 +
+            s.requests.size() * 26);
   w.bytes(reinterpret_cast<const unsigned char *>(magic), sizeof magic);
   w.put<std::uint32_t>(snapshot_version);
   w.put<std::uint64_t>(s.request_null);

@@ -194,6 +194,7 @@ TEST(Snapshot, RoundTripsAndRejectsDamage) {
   s.requests.push_back({42, RequestKind::receive, Envelope{3, 8, 24, false, 0}});
   s.requests.push_back({7, RequestKind::send, Envelope{0, 0, 0, true, 15}});
   const auto bytes = encode_snapshot(s);
+  EXPECT_EQ(bytes.capacity(), bytes.size()); // encoded in one allocation, never regrown
   const ChannelSnapshot r = decode_snapshot(bytes.data(), bytes.size());
   EXPECT_EQ(r.request_null, 0x1234u);
   ASSERT_EQ(r.messages.size(), 2u);
