@@ -84,14 +84,6 @@ std::optional<DrainedMessage> DrainedStore::take_reserved(std::uint64_t ticket) 
   return take(it->second);
 }
 
-std::vector<DrainedMessage> DrainedStore::all() const {
-  std::vector<DrainedMessage> out;
-  out.reserve(m_live);
-  for (const Entry &e : m_entries)
-    if (!e.taken) out.push_back(e.message);
-  return out;
-}
-
 void DrainedStore::clear() noexcept {
   m_entries.clear();
   m_first = 0;

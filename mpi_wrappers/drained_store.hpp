@@ -63,8 +63,12 @@ public:
   [[nodiscard]] std::optional<DrainedMessage> take_reserved(std::uint64_t ticket);
   [[nodiscard]] std::size_t reserved() const noexcept { return m_tickets.size(); }
 
-  /// Every message, in store order (for the snapshot).
-  [[nodiscard]] std::vector<DrainedMessage> all() const;
+  /// Calls f(message) for every message, reserved ones included, in store
+  /// order (the snapshot encodes them from here, without a copy).
+  template <class F> void for_each(F &&f) const {
+    for (const Entry &e : m_entries)
+      if (!e.taken) f(e.message);
+  }
   void clear() noexcept;
 
 private:

@@ -47,26 +47,27 @@ private:
   const unsigned char *m_end;
 };
 
-} // namespace
-
-std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
+/// Encodes `s` with the messages `for_each_message` visits.
+template <class ForEachMessage>
+std::vector<unsigned char> encode(const ChannelSnapshot &s, ForEachMessage &&for_each_message) {
   Writer w;
-  std::size_t payload = 0;
-  for (const DrainedMessage &m : s.messages)
+  std::size_t messages = 0, payload = 0;
+  for_each_message([&](const DrainedMessage &m) {
+    ++messages;
     payload += m.data.size();
-  w.reserve(sizeof magic + 4 + 8 + 8 + s.messages.size() * 24 + payload + 8 +
-            s.requests.size() * 26);
+  });
+  w.reserve(sizeof magic + 4 + 8 + 8 + messages * 24 + payload + 8 + s.requests.size() * 26);
   w.bytes(reinterpret_cast<const unsigned char *>(magic), sizeof magic);
   w.put<std::uint32_t>(snapshot_version);
   w.put<std::uint64_t>(s.request_null);
-  w.put<std::uint64_t>(s.messages.size());
-  for (const DrainedMessage &m : s.messages) {
+  w.put<std::uint64_t>(messages);
+  for_each_message([&](const DrainedMessage &m) {
     w.put<std::uint64_t>(m.comm_id);
     w.put<std::int32_t>(m.source);
     w.put<std::int32_t>(m.tag);
     w.put<std::uint64_t>(m.data.size());
     w.bytes(m.data.data(), m.data.size());
-  }
+  });
   w.put<std::uint64_t>(s.requests.size());
   for (const CompletedRequest &r : s.requests) {
     w.put<std::uint32_t>(r.index);
@@ -78,6 +79,19 @@ std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
     w.put<std::int32_t>(r.result.error);
   }
   return w.take();
+}
+
+} // namespace
+
+std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
+  return encode(s, [&](auto &&f) {
+    for (const DrainedMessage &m : s.messages)
+      f(m);
+  });
+}
+
+std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s, const DrainedStore &store) {
+  return encode(s, [&](auto &&f) { store.for_each(f); });
 }
 
 ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size) {

@@ -37,6 +37,10 @@ public:
 inline constexpr std::uint32_t snapshot_version = 1;
 
 std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &snapshot);
+/// The same, with the messages of `store` (snapshot.messages is not used):
+/// each is copied once, straight into the encoding.
+std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &snapshot,
+                                           const DrainedStore &store);
 /// Throws SnapshotFormatError on a bad magic, version or length.
 ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size);
 
