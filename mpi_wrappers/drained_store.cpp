@@ -84,6 +84,30 @@ std::optional<DrainedMessage> DrainedStore::take_reserved(std::uint64_t ticket) 
   return take(it->second);
 }
 
+void DrainedStore::push_reserved(DrainedMessage message, std::uint64_t ticket) {
+  const Id id = m_first + m_entries.size();
+  push(std::move(message)); // queued like any message, never matched while reserved
+  entry(id).ticket = ticket;
+  m_tickets.emplace(ticket, id);
+  if (ticket >= m_next_ticket) m_next_ticket = ticket + 1;
+}
+
+std::vector<std::uint64_t> DrainedStore::tickets() const {
+  std::vector<std::uint64_t> out;
+  out.reserve(m_live);
+  for (const Entry &e : m_entries)
+    if (!e.taken) out.push_back(e.ticket);
+  return out;
+}
+
+std::vector<DrainedMessage> DrainedStore::all() const {
+  std::vector<DrainedMessage> out;
+  out.reserve(m_live);
+  for (const Entry &e : m_entries)
+    if (!e.taken) out.push_back(e.message);
+  return out;
+}
+
 void DrainedStore::clear() noexcept {
   m_entries.clear();
   m_first = 0;

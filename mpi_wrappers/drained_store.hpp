@@ -62,13 +62,16 @@ public:
   std::uint64_t reserve(Id id);
   [[nodiscard]] std::optional<DrainedMessage> take_reserved(std::uint64_t ticket);
   [[nodiscard]] std::size_t reserved() const noexcept { return m_tickets.size(); }
+  /// A ticket for a message matched by a probe but still in the
+  /// implementation (redeemed by push_reserved() at a checkpoint).
+  std::uint64_t new_ticket() noexcept { return m_next_ticket++; }
+  /// Adds a message reserved under `ticket` (from new_ticket(), or restored).
+  void push_reserved(DrainedMessage message, std::uint64_t ticket);
+  /// The ticket of every message in store order (0: not reserved).
+  [[nodiscard]] std::vector<std::uint64_t> tickets() const;
 
-  /// Calls f(message) for every message, reserved ones included, in store
-  /// order (the snapshot encodes them from here, without a copy).
-  template <class F> void for_each(F &&f) const {
-    for (const Entry &e : m_entries)
-      if (!e.taken) f(e.message);
-  }
+  /// Every message, reserved ones included, in store order (for the snapshot).
+  [[nodiscard]] std::vector<DrainedMessage> all() const;
   void clear() noexcept;
 
 private:

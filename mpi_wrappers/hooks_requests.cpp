@@ -334,6 +334,7 @@ int start(MPI_Request *request) {
   const int rc = PMPI_Start(&real);
   if (rc != MPI_SUCCESS) return rc;
   s.state = SlotState::active;
+  s.order = layer().next_order();
   if (s.kind == RequestKind::persistent_send && s.peer >= 0 && s.comm)
     s.comm->counts.on_send(s.peer);
   return rc;
@@ -346,6 +347,29 @@ int startall(int count, MPI_Request array_of_requests[]) {
     if (rc != MPI_SUCCESS) return rc;
   }
   return MPI_SUCCESS;
+}
+
+int ibarrier(MPI_Comm comm, MPI_Request *request) {
+  const int rc = PMPI_Ibarrier(comm, request);
+  if (rc != MPI_SUCCESS) return rc;
+  note_icollective(comm, request);
+  // A barrier has no buffers: a checkpoint can carry it when it is pending.
+  layer().requests()[slot_of(*request)].call = RequestCall::barrier;
+  return rc;
+}
+
+int iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
+               MPI_Comm comm, MPI_Request *request) {
+  const int rc = PMPI_Iallreduce(sendbuf, recvbuf, count, datatype, op, comm, request);
+  if (rc != MPI_SUCCESS) return rc;
+  note_icollective(comm, request);
+  // Kept so that a checkpoint can carry it when not every member entered it.
+  RequestSlot &s = layer().requests()[slot_of(*request)];
+  s.call = RequestCall::allreduce;
+  s.args = ReceiveArgs{recvbuf, count, reinterpret_cast<std::uintptr_t>(datatype)};
+  s.send_buf = sendbuf;
+  s.op = reinterpret_cast<std::uintptr_t>(op);
+  return rc;
 }
 
 } // namespace ckpt::detail::pmpi::hooks
