@@ -382,19 +382,17 @@ public:
 
     // 5. The snapshot: drained messages and requests completed for the app.
     snap.request_null = opaque(MPI_REQUEST_NULL);
-    snap.messages = layer().drained().all();
-    snap.tickets = layer().drained().tickets();
     layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
       if (s.state == SlotState::completed && s.kind != RequestKind::persistent_send &&
           s.kind != RequestKind::persistent_receive)
         snap.requests.push_back({index, s.kind, s.result});
     });
-    m_blob = encode_snapshot(snap);
+    m_blob = encode_snapshot(snap, layer().drained()); // each message copied once
     if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
       std::fprintf(stderr,
                    "[ckpt][rank %d] libckpt_pmpi: channels closed: %llu message(s) drained now, "
                    "%zu held, %zu request(s) completed for the application, %zu pending\n",
-                   rank, static_cast<unsigned long long>(drained), snap.messages.size(),
+                   rank, static_cast<unsigned long long>(drained), layer().drained().size(),
                    snap.requests.size(), snap.pending.size());
     runtime.protect(snapshot_region_id, "ckpt.pmpi.channels", m_blob.data(), m_blob.size(), 1,
                     CKPT_BYTE);

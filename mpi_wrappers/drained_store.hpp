@@ -70,8 +70,14 @@ public:
   /// The ticket of every message in store order (0: not reserved).
   [[nodiscard]] std::vector<std::uint64_t> tickets() const;
 
-  /// Every message, reserved ones included, in store order (for the snapshot).
+  /// Every message, reserved ones included, in store order.
   [[nodiscard]] std::vector<DrainedMessage> all() const;
+  /// Calls f(message, ticket) for every message in store order (ticket 0:
+  /// not reserved); the snapshot encodes them from here, without a copy.
+  template <class F> void for_each(F &&f) const {
+    for (const Entry &e : m_entries)
+      if (!e.taken) f(e.message, e.ticket);
+  }
   void clear() noexcept;
 
 private:

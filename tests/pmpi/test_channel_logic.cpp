@@ -300,6 +300,19 @@ TEST(DrainedStore, MessagesReceivedForAMatchedProbeKeepTheirTicket) {
   EXPECT_GT(s.new_ticket(), 40u);
 }
 
+TEST(Snapshot, EncodedFromTheStoreAsFromACopy) {
+  DrainedStore store;
+  store.push(DrainedMessage{5, 1, 10, {1, 2, 3}});
+  store.push_reserved(DrainedMessage{6, 0, 4, {9}}, store.new_ticket());
+  ChannelSnapshot copy;
+  copy.request_null = 7;
+  copy.requests.push_back({3, RequestKind::receive, Envelope{1, 10, 3, false, 0}});
+  ChannelSnapshot without_messages = copy;
+  copy.messages = store.all();
+  copy.tickets = store.tickets();
+  EXPECT_EQ(encode_snapshot(without_messages, store), encode_snapshot(copy));
+}
+
 TEST(Snapshot, RoundTripsAndRejectsDamage) {
   ChannelSnapshot s;
   s.request_null = 0x1234;
