@@ -7,6 +7,7 @@
 #include "early_messages.hpp"
 #include "epoch_cut.hpp"
 #include "epoch_hooks.hpp"
+#include "layer_lock.hpp"
 #include "pending_state.hpp"
 #include "snapshot.hpp"
 
@@ -107,6 +108,12 @@ class EpochLayer final : public EpochParticipant {
 public:
   std::vector<std::vector<unsigned char>> open_epoch(Runtime &runtime, std::uint64_t epoch,
                                                      std::uint64_t byte_limit) override {
+    // The runtime calls these from a site, not through a wrapper: hold the
+    // layer lock as the hooks do (docs/PROTOCOL.md 8).
+    LayerLock lock;
+    if (thread_multiple() && lock_state::g_blocked > 0)
+      throw StateError("the nonblocking checkpoint cannot capture this rank's state: other "
+                       "thread(s) are inside a blocking MPI call");
     if (std::string why = refusal(); !why.empty())
       throw StateError("the nonblocking checkpoint cannot capture this rank's state: " + why);
     const MPI_Comm runtime_comm = runtime.comm();
@@ -175,6 +182,7 @@ public:
   }
 
   void on_marker(int from, const unsigned char *data, std::size_t bytes) override {
+    LayerLock lock;
     try {
       g_cut.on_marker(from, decode_marker(data, bytes));
     } catch (const std::invalid_argument &e) {
@@ -183,6 +191,7 @@ public:
   }
 
   bool progress_epoch(std::string &problem) override {
+    LayerLock lock;
     if (!g_cut.complete()) {
       complete_pending_receives();
       for (const auto &[channel, missing] : g_cut.deficits())
@@ -194,6 +203,7 @@ public:
   }
 
   std::vector<unsigned char> epoch_snapshot() override {
+    LayerLock lock;
     ChannelSnapshot snap = m_base;
     std::vector<LateMessage> late = g_cut.late_messages();
     for (LateMessage &m : late) {
@@ -210,6 +220,7 @@ public:
   }
 
   std::vector<unsigned char> epoch_log() override {
+    LayerLock lock;
     EpochLogSnapshot snap;
     snap.sent = g_send_log.channels();
     for (const auto &[c, n] : g_cut.at_checkpoint())
@@ -218,6 +229,7 @@ public:
   }
 
   std::vector<unsigned char> epoch_report() override {
+    LayerLock lock;
     EpochReport r;
     r.collectives = m_collectives;
     for (const auto &[c, n] : g_cut.early())
@@ -236,6 +248,7 @@ public:
   }
 
   void close_epoch() noexcept override {
+    LayerLock lock;
     g_cut.close();
     g_send_log.close();
     g_epoch_open = false;
@@ -315,6 +328,7 @@ public:
   void before_checkpoint(Runtime &) override {}
   void after_checkpoint(Runtime &, bool) override {}
   void after_restart(Runtime &runtime) override {
+    LayerLock lock;
     g_suppressor = Suppressor{};
     update_send_hook();
     const std::optional<std::size_t> bytes = runtime.restored_bytes(k_epoch_log_region);

@@ -4,6 +4,7 @@
 #include "channel.hpp"
 #include "epoch_hooks.hpp"
 #include "hooks.hpp"
+#include "layer_lock.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -106,28 +107,28 @@ ReceiveArgs args_of(const void *buf, int count, MPI_Datatype datatype) {
 
 int send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
-  const int rc = PMPI_Send(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Send(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int ssend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
-  const int rc = PMPI_Ssend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Ssend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int bsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
-  const int rc = PMPI_Bsend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Bsend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
   if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
-  const int rc = PMPI_Rsend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Rsend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
@@ -168,7 +169,7 @@ int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_C
     return deliver_now(*pos, buf, count, datatype, comm, status);
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
-  const int rc = PMPI_Recv(buf, count, datatype, source, tag, comm, st);
+  const int rc = unlocked([&] { return PMPI_Recv(buf, count, datatype, source, tag, comm, st); });
   if (consumed(rc) && source != MPI_PROC_NULL) count_receive(s, source, tag, buf, datatype, st);
   return rc;
 }
@@ -214,14 +215,16 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
     int rc = PMPI_Isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, &sreq);
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, recvbuf, recvcount, recvtype, comm, status);
-    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
     if (rc == MPI_SUCCESS) count_send(comm, dest, sendtag);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
-  const int rc = PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
-                               recvtype, source, recvtag, comm, st);
+  const int rc = unlocked([&] {
+    return PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype,
+                         source, recvtag, comm, st);
+  });
   if (consumed(rc)) {
     count_send(comm, dest, sendtag);
     if (source != MPI_PROC_NULL) count_receive(s, source, recvtag, recvbuf, recvtype, st);
@@ -247,14 +250,15 @@ int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int 
     rc = PMPI_Isend(copy.data(), position, MPI_PACKED, dest, sendtag, comm, &sreq);
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, buf, count, datatype, comm, status);
-    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
     if (rc == MPI_SUCCESS) count_send(comm, dest, sendtag);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
-  const int rc =
-      PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
+  const int rc = unlocked([&] {
+    return PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
+  });
   if (consumed(rc)) {
     count_send(comm, dest, sendtag);
     if (source != MPI_PROC_NULL) count_receive(s, source, recvtag, buf, datatype, st);
@@ -271,7 +275,7 @@ int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
     }
     return MPI_SUCCESS;
   }
-  return PMPI_Probe(source, tag, comm, status);
+  return unlocked([&] { return PMPI_Probe(source, tag, comm, status); });
 }
 
 int iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status) {
@@ -334,7 +338,7 @@ int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status 
     return matched_probe_from_drained(*pos, message, status);
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
-  const int rc = PMPI_Mprobe(source, tag, comm, message, st);
+  const int rc = unlocked([&] { return PMPI_Mprobe(source, tag, comm, message, st); });
   if (rc == MPI_SUCCESS) matched_real(s, message, st);
   return rc;
 }
@@ -366,12 +370,13 @@ std::optional<DrainedMessage> take_virtual(MPI_Message *message) {
 
 int mrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Status *status) {
   if (is_virtual_message(*message)) {
-    if (auto real = take_matched(message)) return PMPI_Mrecv(buf, count, type, &*real, status);
+    if (auto real = take_matched(message))
+      return unlocked([&] { return PMPI_Mrecv(buf, count, type, &*real, status); });
     auto m = take_virtual(message);
     if (!m) return MPI_ERR_REQUEST;
     return layer().deliver(std::move(*m), buf, count, type, MPI_COMM_WORLD, status, nullptr);
   }
-  return PMPI_Mrecv(buf, count, type, message, status);
+  return unlocked([&] { return PMPI_Mrecv(buf, count, type, message, status); });
 }
 
 int imrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Request *request) {
