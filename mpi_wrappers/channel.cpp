@@ -1,6 +1,9 @@
 #include "channel.hpp"
 #include "epoch_hooks.hpp"
 
+#include "error.hpp"
+#include "mpi_util.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -432,6 +435,39 @@ void arm_fault_injection() noexcept {
     if (std::strcmp(k_wrapper_names[i], name) == 0) g_injected_fault = i;
   if (g_injected_fault < 0)
     warn(std::string("CKPT_PMPI_INJECT_FAULT=") + name + " names no wrapped call");
+}
+
+void complete_pending_receives() {
+  layer().requests().for_each([](std::uint32_t, RequestSlot &s) {
+    if (s.state != SlotState::active) return;
+    if (s.kind != RequestKind::receive && s.kind != RequestKind::persistent_receive) return;
+    MPI_Request real = real_request(s.real);
+    int flag = 0;
+    MPI_Status st;
+    check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (pending application receive)");
+    if (!flag) return;
+    s.real = opaque(real);
+    Layer::account(s, &st);
+    s.result = envelope_of(st);
+    s.state = SlotState::completed;
+  });
+}
+
+DrainedMessage receive_probed(MPI_Comm comm, std::uint64_t comm_id, const MPI_Status &st) {
+  MPI_Count bytes = 0;
+  check_mpi(PMPI_Get_elements_x(&st, MPI_BYTE, &bytes), "MPI_Get_elements_x (drain)");
+  if (bytes > INT32_MAX) throw MpiError("a message in flight is larger than 2 GiB");
+  DrainedMessage m;
+  m.comm_id = comm_id;
+  m.source = st.MPI_SOURCE;
+  m.tag = st.MPI_TAG;
+  m.data.resize(static_cast<std::size_t>(bytes));
+  // Any message may be received as MPI_PACKED; it is delivered later by
+  // sending it as MPI_PACKED to a receive with the application's type.
+  check_mpi(PMPI_Recv(m.data.data(), static_cast<int>(bytes), MPI_PACKED, st.MPI_SOURCE, st.MPI_TAG,
+                      comm, MPI_STATUS_IGNORE),
+            "MPI_Recv (drain)");
+  return m;
 }
 
 } // namespace ckpt::detail::pmpi

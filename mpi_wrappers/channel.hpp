@@ -158,6 +158,15 @@ void note_icollective(MPI_Comm comm, MPI_Request *request);
 void note_comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) noexcept;
 void note_rma_operation(MPI_Win win) noexcept;
 
+/// Tests every pending application receive (Irecv, started Recv_init); a
+/// completed one is accounted and its slot keeps the result for the
+/// application's Wait/Test. Every drain calls it first: a drained message
+/// never overtakes a receive the application posted.
+void complete_pending_receives();
+/// Receives the message MPI_Iprobe found (`st`) on `comm` as MPI_PACKED
+/// bytes, for the drained store (not counted here).
+DrainedMessage receive_probed(MPI_Comm comm, std::uint64_t comm_id, const MPI_Status &st);
+
 /// Writes an envelope into a status the application owns, leaving MPI_ERROR.
 void store_envelope(MPI_Status *status, const Envelope &env) noexcept;
 Envelope envelope_of(const MPI_Status &status) noexcept;

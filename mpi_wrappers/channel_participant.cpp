@@ -74,21 +74,7 @@ class MpiDrainTransport final : public DrainTransport {
 public:
   explicit MpiDrainTransport(const std::vector<CommView> &views) : m_views(views) {}
 
-  void progress_application_receives() override {
-    layer().requests().for_each([](std::uint32_t, RequestSlot &s) {
-      if (s.state != SlotState::active) return;
-      if (s.kind != RequestKind::receive && s.kind != RequestKind::persistent_receive) return;
-      MPI_Request real = real_request(s.real);
-      int flag = 0;
-      MPI_Status st;
-      check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (pending application receive)");
-      if (!flag) return;
-      s.real = opaque(real);
-      Layer::account(s, &st);
-      s.result = envelope_of(st);
-      s.state = SlotState::completed;
-    });
-  }
+  void progress_application_receives() override { complete_pending_receives(); }
 
   bool drain_one(std::uint64_t comm_id) override {
     for (const CommView &v : m_views) {
@@ -97,19 +83,7 @@ public:
       MPI_Status st;
       check_mpi(PMPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, v.comm, &flag, &st), "MPI_Iprobe (drain)");
       if (!flag) continue;
-      MPI_Count bytes = 0;
-      check_mpi(PMPI_Get_elements_x(&st, MPI_BYTE, &bytes), "MPI_Get_elements_x (drain)");
-      if (bytes > INT32_MAX) throw MpiError("a message in flight is larger than 2 GiB");
-      DrainedMessage m;
-      m.comm_id = comm_id;
-      m.source = st.MPI_SOURCE;
-      m.tag = st.MPI_TAG;
-      m.data.resize(static_cast<std::size_t>(bytes));
-      // Any message may be received as MPI_PACKED; it is delivered later by
-      // sending it as MPI_PACKED to a receive with the application's type.
-      check_mpi(PMPI_Recv(m.data.data(), static_cast<int>(bytes), MPI_PACKED, st.MPI_SOURCE,
-                          st.MPI_TAG, v.comm, MPI_STATUS_IGNORE),
-                "MPI_Recv (drain)");
+      DrainedMessage m = receive_probed(v.comm, comm_id, st);
       v.state->counts.on_receive(st.MPI_SOURCE);
       layer().drained().push(std::move(m));
       layer().drained_changed();

@@ -111,9 +111,12 @@ public:
     // The runtime calls these from a site, not through a wrapper: hold the
     // layer lock as the hooks do (docs/PROTOCOL.md 8).
     LayerLock lock;
-    if (thread_multiple() && lock_state::g_blocked > 0)
-      throw StateError("the nonblocking checkpoint cannot capture this rank's state: other "
-                       "thread(s) are inside a blocking MPI call");
+    // Messages sent by different threads have no order in MPI: the
+    // sequence numbers that name messages (tag_counts.hpp) would not hold.
+    if (thread_multiple())
+      throw StateError("protocol = nonblocking cannot name messages under "
+                       "MPI_THREAD_MULTIPLE (sends from different threads have no order): use "
+                       "protocol = blocking");
     if (std::string why = refusal(); !why.empty())
       throw StateError("the nonblocking checkpoint cannot capture this rank's state: " + why);
     const MPI_Comm runtime_comm = runtime.comm();
@@ -263,24 +266,6 @@ private:
     return s ? s->rank : -1;
   }
 
-  /// The application's pending receives take their messages before the
-  /// drain may (a drained message must never overtake a posted receive).
-  static void complete_pending_receives() {
-    layer().requests().for_each([](std::uint32_t, RequestSlot &s) {
-      if (s.state != SlotState::active) return;
-      if (s.kind != RequestKind::receive && s.kind != RequestKind::persistent_receive) return;
-      MPI_Request real = real_request(s.real);
-      int flag = 0;
-      MPI_Status st;
-      check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (pending application receive)");
-      if (!flag) return;
-      s.real = opaque(real);
-      Layer::account(s, &st);
-      s.result = envelope_of(st);
-      s.state = SlotState::completed;
-    });
-  }
-
   /// Receives up to `missing` late messages of `channel` that wait in the
   /// implementation's queue into the drained store (and the record).
   static void drain(const CutChannel &channel, std::uint64_t missing) {
@@ -295,17 +280,7 @@ private:
       MPI_Status st;
       check_mpi(PMPI_Iprobe(channel.source, channel.tag, comm, &flag, &st), "MPI_Iprobe (drain)");
       if (!flag) return;
-      MPI_Count bytes = 0;
-      check_mpi(PMPI_Get_elements_x(&st, MPI_BYTE, &bytes), "MPI_Get_elements_x (drain)");
-      if (bytes > INT32_MAX) throw MpiError("a message in flight is larger than 2 GiB");
-      DrainedMessage m;
-      m.comm_id = channel.comm_id;
-      m.source = channel.source;
-      m.tag = channel.tag;
-      m.data.resize(static_cast<std::size_t>(bytes));
-      check_mpi(PMPI_Recv(m.data.data(), static_cast<int>(bytes), MPI_PACKED, channel.source,
-                          channel.tag, comm, MPI_STATUS_IGNORE),
-                "MPI_Recv (drain)");
+      DrainedMessage m = receive_probed(comm, channel.comm_id, st);
       s->counts.on_receive(channel.source);
       const std::uint64_t seq = s->tags.on_receive(channel.source, channel.tag);
       if (g_cut.on_receive(channel, seq)) g_cut.record(channel, seq, m.data);
