@@ -470,4 +470,30 @@ DrainedMessage receive_probed(MPI_Comm comm, std::uint64_t comm_id, const MPI_St
   return m;
 }
 
+void exchange_bytes(MPI_Comm comm, const std::vector<std::vector<unsigned char>> &out,
+                    std::vector<std::vector<unsigned char>> &in, const char *what) {
+  const int size = static_cast<int>(out.size());
+  std::vector<int> send_counts(size), recv_counts(size), sdispl(size), rdispl(size);
+  std::vector<unsigned char> flat;
+  for (int r = 0; r < size; ++r) {
+    sdispl[r] = static_cast<int>(flat.size());
+    send_counts[r] = static_cast<int>(out[r].size());
+    flat.insert(flat.end(), out[r].begin(), out[r].end());
+  }
+  check_mpi(PMPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm),
+            what);
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    rdispl[r] = total;
+    total += recv_counts[r];
+  }
+  std::vector<unsigned char> all(static_cast<std::size_t>(total));
+  check_mpi(PMPI_Alltoallv(flat.data(), send_counts.data(), sdispl.data(), MPI_BYTE, all.data(),
+                           recv_counts.data(), rdispl.data(), MPI_BYTE, comm),
+            what);
+  in.assign(static_cast<std::size_t>(size), {});
+  for (int r = 0; r < size; ++r)
+    in[r].assign(all.begin() + rdispl[r], all.begin() + rdispl[r] + recv_counts[r]);
+}
+
 } // namespace ckpt::detail::pmpi

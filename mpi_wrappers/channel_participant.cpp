@@ -149,29 +149,8 @@ void exchange_counts(MPI_Comm comm, int size, const std::vector<CommView> &views
       sent.push_back({v.key, v.to_runtime[p], n});
     }
   const auto plan = plan_count_records(sent, size);
-  std::vector<int> send_counts(size), recv_counts(size), sdispl(size), rdispl(size);
-  std::vector<CountRecord> out;
-  for (int r = 0; r < size; ++r) {
-    send_counts[r] = static_cast<int>(plan[r].size() * sizeof(CountRecord));
-    sdispl[r] = static_cast<int>(out.size() * sizeof(CountRecord));
-    out.insert(out.end(), plan[r].begin(), plan[r].end());
-  }
-  check_mpi(PMPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm),
-            "MPI_Alltoall (channel counts)");
-  int total = 0;
-  for (int r = 0; r < size; ++r) {
-    rdispl[r] = total;
-    total += recv_counts[r];
-  }
-  std::vector<CountRecord> in(static_cast<std::size_t>(total) / sizeof(CountRecord));
-  check_mpi(PMPI_Alltoallv(out.data(), send_counts.data(), sdispl.data(), MPI_BYTE, in.data(),
-                           recv_counts.data(), rdispl.data(), MPI_BYTE, comm),
-            "MPI_Alltoallv (channel counts)");
-  std::vector<std::vector<CountRecord>> per_source(size);
-  for (int r = 0; r < size; ++r) {
-    const CountRecord *first = in.data() + rdispl[r] / static_cast<int>(sizeof(CountRecord));
-    per_source[r].assign(first, first + recv_counts[r] / static_cast<int>(sizeof(CountRecord)));
-  }
+  const std::vector<std::vector<CountRecord>> per_source =
+      exchange_records(comm, plan, "MPI_Alltoall(v) (channel counts)");
   expected = expectations_from(per_source);
 }
 

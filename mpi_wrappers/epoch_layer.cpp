@@ -322,29 +322,12 @@ public:
     std::vector<std::vector<ReceivedCount>> out(static_cast<std::size_t>(size));
     for (const ReceivedCount &r : log.received)
       if (r.from >= 0 && r.from < size) out[static_cast<std::size_t>(r.from)].push_back(r);
-    std::vector<int> scounts(size), rcounts(size), sdispl(size), rdispl(size);
-    std::vector<ReceivedCount> flat;
-    for (int r = 0; r < size; ++r) {
-      sdispl[r] = static_cast<int>(flat.size() * sizeof(ReceivedCount));
-      scounts[r] = static_cast<int>(out[r].size() * sizeof(ReceivedCount));
-      flat.insert(flat.end(), out[r].begin(), out[r].end());
-    }
-    const MPI_Comm comm = runtime.comm();
-    check_mpi(PMPI_Alltoall(scounts.data(), 1, MPI_INT, rcounts.data(), 1, MPI_INT, comm),
-              "MPI_Alltoall (early messages)");
-    int total = 0;
-    for (int r = 0; r < size; ++r) {
-      rdispl[r] = total;
-      total += rcounts[r];
-    }
-    std::vector<ReceivedCount> in(static_cast<std::size_t>(total) / sizeof(ReceivedCount));
-    check_mpi(PMPI_Alltoallv(flat.data(), scounts.data(), sdispl.data(), MPI_BYTE, in.data(),
-                             rcounts.data(), rdispl.data(), MPI_BYTE, comm),
-              "MPI_Alltoallv (early messages)");
+    const std::vector<std::vector<ReceivedCount>> in =
+        exchange_records(runtime.comm(), out, "MPI_Alltoall(v) (early messages)");
     std::vector<std::pair<OutChannel, std::uint64_t>> received;
-    received.reserve(in.size());
-    for (const ReceivedCount &r : in)
-      received.push_back({{r.comm_id, r.dest, r.tag}, r.received});
+    for (const auto &from : in)
+      for (const ReceivedCount &r : from)
+        received.push_back({{r.comm_id, r.dest, r.tag}, r.received});
     try {
       g_suppressor.arm(log.sent, received);
     } catch (const std::runtime_error &e) {
