@@ -19,6 +19,7 @@
 #include "chain_loader.hpp"
 #include "debug_hooks.hpp"
 #include "error.hpp"
+#include "local_level.hpp"
 #include "log.hpp"
 #include "participant.hpp"
 #include "restart_source.hpp"
@@ -30,6 +31,17 @@
 #include <cstdio>
 
 namespace ckpt::detail {
+
+/// A version restart may try, and the level it reads it from.
+struct RestartCandidate {
+  std::int64_t version = 0;
+  std::int64_t step = 0;
+  std::int64_t level = CKPT_LEVEL_GLOBAL; // CKPT_LEVEL_*
+};
+
+const char *level_name(std::int64_t level) noexcept {
+  return level == CKPT_LEVEL_LOCAL ? "local" : level == CKPT_LEVEL_PARTNER ? "partner" : "global";
+}
 
 /// Times of the phases of one restart attempt, in seconds, and its I/O.
 struct RestartTimes {
@@ -128,62 +140,129 @@ void Runtime::end_restart() noexcept { m_restart.reset(); }
 
 std::optional<CheckpointId> Runtime::latest() {
   RuntimeScope scope;
-  std::string text;
-  agree(m_comm.get(), capture([&] {
-          if (m_rank != 0) return;
-          const Catalog catalog = Catalog::scan(m_dir, m_config.prefix());
-          if (auto v = catalog.newest_committed()) {
-            const auto &rec = *catalog.find(*v)->record;
-            text = std::to_string(rec.version) + " " + std::to_string(rec.step);
-          }
+  collect_flush(true);
+  std::optional<Catalog> catalog;
+  const std::vector<RestartCandidate> candidates = restart_candidates(catalog);
+  if (candidates.empty()) return std::nullopt;
+  return CheckpointId{candidates.front().version, candidates.front().step};
+}
+
+/// Collective: the versions restart may try, newest first and, for one
+/// version, the fastest level first (local, then global). A version is on
+/// the local level when every rank holds its whole chain there; rank 0
+/// decides from every rank's list and from the global catalog.
+std::vector<RestartCandidate> Runtime::restart_candidates(std::optional<Catalog> &catalog) {
+  const MPI_Comm comm = m_comm.get();
+  // Each rank: the versions whose chain it holds on its local level.
+  std::vector<std::int64_t> mine;
+  std::map<std::int64_t, std::int64_t> local_steps;
+  agree(comm, capture([&] {
+          if (m_local_dir.empty()) return;
+          std::vector<std::string> problems;
+          const auto scanned =
+              LocalLevel(m_local_dir, m_config.prefix(), m_rank, m_size, false).scan(problems);
+          for (const std::string &p : problems)
+            log_warn("local level: ignoring " + p);
+          mine = LocalLevel::restorable(scanned);
+          for (std::int64_t v : mine)
+            local_steps[v] = scanned.at(v).record.step;
         }));
-  broadcast(m_comm.get(), text, 0);
-  if (text.empty()) return std::nullopt;
-  CheckpointId id;
-  std::sscanf(text.c_str(), "%" SCNd64 " %" SCNd64, &id.version, &id.step);
-  return id;
+  const int n = static_cast<int>(mine.size());
+  std::vector<int> counts(m_rank == 0 ? static_cast<std::size_t>(m_size) : 0), displs;
+  check_mpi(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
+  int total = 0;
+  for (int c : counts) {
+    displs.push_back(total);
+    total += c;
+  }
+  std::vector<std::int64_t> all(static_cast<std::size_t>(total));
+  check_mpi(MPI_Gatherv(mine.data(), n, MPI_INT64_T, all.data(), counts.data(), displs.data(),
+                        MPI_INT64_T, 0, comm),
+            "MPI_Gatherv");
+  // Rank 0: on the local level where all ranks hold it; then the global level.
+  std::vector<std::int64_t> flat;
+  agree(comm, capture([&] {
+          if (m_rank != 0) return;
+          debug_fail_point("restart_discover", m_rank);
+          std::map<std::int64_t, int> holders;
+          for (std::int64_t v : all)
+            ++holders[v];
+          catalog = Catalog::scan(m_dir, m_config.prefix());
+          for (const auto &[v, e] : catalog->entries())
+            if (e.state == VersionState::Corrupt && e.has_commit_record)
+              log_warn("skipping checkpoint version " + std::to_string(v) + ": " + e.problem);
+          std::map<std::int64_t, std::vector<RestartCandidate>, std::greater<>> by_version;
+          for (const auto &[v, count] : holders)
+            if (count == m_size && local_steps.count(v))
+              by_version[v].push_back(RestartCandidate{v, local_steps[v], CKPT_LEVEL_LOCAL});
+          for (std::int64_t v : catalog->committed_newest_first())
+            by_version[v].push_back(
+                RestartCandidate{v, catalog->find(v)->record->step, CKPT_LEVEL_GLOBAL});
+          for (const auto &[v, list] : by_version)
+            for (const RestartCandidate &c : list)
+              flat.insert(flat.end(), {c.version, c.step, c.level});
+        }));
+  broadcast_versions(comm, flat);
+  std::vector<RestartCandidate> out;
+  for (std::size_t i = 0; i + 2 < flat.size(); i += 3)
+    out.push_back(RestartCandidate{flat[i], flat[i + 1], flat[i + 2]});
+  return out;
 }
 
 CheckpointId Runtime::restart() {
   RuntimeScope scope;
   end_restart();
-  const MPI_Comm comm = m_comm.get();
   const double t0 = MPI_Wtime();
-
-  // 1. Discover (rank 0): the committed versions, newest first.
+  collect_flush(true);
+  // 1. Discover: the committed versions on each level, newest first.
   std::optional<Catalog> catalog;
-  std::vector<std::int64_t> candidates;
-  agree(comm, capture([&] {
-          if (m_rank != 0) return;
-          debug_fail_point("restart_discover", m_rank);
-          catalog = Catalog::scan(m_dir, m_config.prefix());
-          for (const auto &[v, e] : catalog->entries())
-            if (e.state == VersionState::Corrupt && e.has_commit_record)
-              log_warn("skipping checkpoint version " + std::to_string(v) + ": " + e.problem);
-          candidates = catalog->committed_newest_first();
-        }));
-  broadcast_versions(comm, candidates);
+  const std::vector<RestartCandidate> candidates = restart_candidates(catalog);
   if (candidates.empty())
     throw NoCheckpointError("no committed checkpoint in " + m_dir + " (files " + m_config.prefix() +
                             ".v*.commit); start without --restart or check the directory");
 
   std::string reasons;
-  for (std::int64_t v : candidates) {
+  for (const RestartCandidate &c : candidates) {
     RestartTimes times;
+    const std::int64_t v = c.version;
     try {
       std::unique_ptr<RestartSource> src =
-          open_restart_source(catalog ? &*catalog : nullptr, v, times);
+          c.level == CKPT_LEVEL_LOCAL
+              ? open_local_source(v)
+              : open_restart_source(catalog ? &*catalog : nullptr, v, times);
       restore_protected(*src, times);
-      return finish_restart(std::move(src), times, MPI_Wtime() - t0);
+      return finish_restart(std::move(src), times, MPI_Wtime() - t0, c.level);
     } catch (const Error &e) {
       if (fatal_for_restart(e)) throw;
       if (m_rank == 0)
-        log_error("checkpoint version " + std::to_string(v) +
-                  " cannot be restored, trying an older one: " + e.what());
-      reasons += "\n  version " + std::to_string(v) + ": " + e.what();
+        log_error("checkpoint version " + std::to_string(v) + " cannot be restored from the " +
+                  level_name(c.level) + " level, trying the next candidate: " + e.what());
+      reasons += "\n  version " + std::to_string(v) + " (" + level_name(c.level) +
+                 " level): " + e.what();
     }
   }
   throw Error(CKPT_ERR_CORRUPT, "no valid checkpoint in " + m_dir + ":" + reasons);
+}
+
+/// 2-3 on the local level: each rank reads its own share from its records.
+std::unique_ptr<RestartSource> Runtime::open_local_source(std::int64_t version) {
+  std::unique_ptr<RestartSource> src;
+  agree(m_comm.get(), capture([&] {
+          debug_fail_point("restart_open", m_rank);
+          std::vector<std::string> problems;
+          const auto scanned =
+              LocalLevel(m_local_dir, m_config.prefix(), m_rank, m_size, false).scan(problems);
+          if (!scanned.count(version))
+            throw FormatError("checkpoint version " + std::to_string(version) +
+                              " is no longer on the local level " + m_local_dir);
+          if (scanned.at(version).record.nranks != m_size)
+            throw MismatchError("checkpoint version " + std::to_string(version) +
+                                " was written by " +
+                                std::to_string(scanned.at(version).record.nranks) +
+                                " ranks; this job has " + std::to_string(m_size) + " ranks");
+          src = std::make_unique<RestartSource>(LocalLevel::chain_of(scanned, version));
+        }));
+  return src;
 }
 
 std::unique_ptr<RestartSource>
@@ -263,17 +342,18 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
 }
 
 CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
-                                     double seconds) {
+                                     double seconds, std::int64_t level) {
   const MPI_Comm comm = m_comm.get();
   const RankChain &chain = src->chain;
-  // Dirty tracking continues from this version.
-  m_parent = chain.version;
-  m_chain.clear();
-  m_chain_bytes = 0;
-  for (std::size_t i = 0; i < chain.files.size(); ++i) {
-    m_chain.push_back(chain.files[i].version);
-    if (i > 0) m_chain_bytes += chain.files[i].written_bytes;
-  }
+  // Dirty tracking continues from this version, on the level it came from.
+  m_chain.reset();
+  for (std::size_t i = 0; i < chain.files.size(); ++i)
+    m_chain.advance(chain.files[i].version, i == 0, chain.files[i].written_bytes);
+  m_chain_is_local = level == CKPT_LEVEL_LOCAL;
+  m_global_chain = m_chain_is_local ? ChainState{} : m_chain;
+  m_global_dirty.clear();
+  m_newest = m_newest_flushed = chain.version;
+  if (!m_chain_is_local) m_global_committed = chain.version;
   const CheckpointId id{chain.version, chain.step};
   const bool base = chain.base;
   const std::size_t nfiles = chain.files.size();
@@ -288,11 +368,13 @@ CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const R
   if (m_rank == 0) {
     char line[768];
     std::snprintf(line, sizeof line,
-                  "restart from checkpoint version %lld (step %lld, %s, chain of %zu file(s)): "
+                  "restart from checkpoint version %lld (step %lld, %s, chain of %zu file(s), "
+                  "%s level): "
                   "%s restored%s, %.3f s, %s/s; read %s in %llu request(s) from %zu file(s); "
                   "metadata %.3f s, open %.3f s, data %.3f s (verify %.3f s, overlapped)",
                   static_cast<long long>(id.version), static_cast<long long>(id.step),
-                  base ? "base" : "delta", nfiles, human_bytes(double(totals[0])).c_str(),
+                  base ? "base" : "delta", nfiles, level_name(level),
+                  human_bytes(double(totals[0])).c_str(),
                   m_config.verify() ? " and verified" : ", not verified (verify = false)", seconds,
                   human_bytes(seconds > 0 ? double(totals[0]) / seconds : 0.0).c_str(),
                   human_bytes(double(totals[1])).c_str(),

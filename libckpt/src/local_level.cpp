@@ -1,0 +1,357 @@
+#include "local_level.hpp"
+
+#include "block_hasher.hpp"
+#include "byte_stream.hpp"
+#include "catalog.hpp"
+#include "error.hpp"
+#include "fs.hpp"
+#include "log.hpp"
+#include "region.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstdio>
+#include <fcntl.h>
+#include <set>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace ckpt::detail {
+namespace {
+
+constexpr std::uint64_t k_local_magic = 0x6c61636f6c6b6331ull; // "1cklocal"
+constexpr int k_local_format_version = 1;
+/// A rank's record holds its hashes: bounded by what a rank can protect.
+constexpr std::uint64_t k_max_local_record_bytes = std::uint64_t{1} << 31;
+
+/// Writes all of `iov` at `offset` (pwritev, resumed after short writes).
+void write_all(int fd, std::vector<struct iovec> iov, std::uint64_t offset,
+               const std::string &path) {
+  std::size_t first = 0;
+  while (first < iov.size()) {
+    const int n = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+    const ssize_t done = ::pwritev(fd, iov.data() + first, n, static_cast<off_t>(offset));
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, "cannot write " + path);
+    }
+    offset += static_cast<std::uint64_t>(done);
+    auto left = static_cast<std::size_t>(done);
+    while (first < iov.size() && left >= iov[first].iov_len)
+      left -= iov[first++].iov_len;
+    if (first < iov.size()) {
+      iov[first].iov_base = static_cast<char *>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+}
+
+/// "<stem>.data" / "<stem>.commit" of this prefix: the version and rank.
+bool parse_local_name(const std::string &prefix, const std::string &name, std::int64_t &version,
+                      std::int32_t &rank, std::string &suffix) {
+  if (name.compare(0, prefix.size() + 2, prefix + ".v") != 0) return false;
+  long long v = 0;
+  int r = 0, used = 0;
+  char rest[16] = {};
+  if (std::sscanf(name.c_str() + prefix.size(), ".v%9lld.r%6d.%15s%n", &v, &r, rest, &used) != 3)
+    return false;
+  if (prefix.size() + static_cast<std::size_t>(used) != name.size() || v < 1 ||
+      v > k_max_version || r < 0)
+    return false;
+  version = v;
+  rank = r;
+  suffix = rest;
+  return true;
+}
+
+} // namespace
+
+std::string local_stem(const std::string &prefix, std::int64_t version, std::int32_t rank) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, ".r%06d", static_cast<int>(rank));
+  return version_stem(prefix, version) + buf;
+}
+
+std::string resolve_local_dir(const std::string &setting, const std::string &dir,
+                              const std::string &prefix) {
+  if (setting == "none") return {};
+  if (setting != "auto") return setting;
+  if (!is_directory("/dev/shm")) return {};
+  // The same for every run of a job in the same directory, another for
+  // another job.
+  char *real = ::realpath(dir.c_str(), nullptr);
+  const std::string key = (real ? std::string(real) : dir) + "/" + prefix;
+  std::free(real);
+  char name[96];
+  std::snprintf(name, sizeof name, "libckpt-%u-%016llx", static_cast<unsigned>(::getuid()),
+                static_cast<unsigned long long>(hash_bytes(key.data(), key.size())));
+  return join_path("/dev/shm", name);
+}
+
+// ---------------------------------------------------------------------------
+// LocalVersion
+
+std::string LocalVersion::serialize() const {
+  Writer w;
+  w.put(k_local_magic);
+  w.put<std::int32_t>(k_local_format_version);
+  w.put_string(record.serialize());
+  const FileHeader &h = meta.header;
+  w.put(h.version);
+  w.put(h.step);
+  w.put<std::int32_t>(h.base ? 1 : 0);
+  w.put(h.base_version);
+  w.put(h.parent_version);
+  w.put(h.nranks);
+  w.put(h.block_size);
+  w.put(h.created_unix);
+  w.put(meta.file_bytes);
+  w.put<std::uint64_t>(meta.rows.size());
+  for (const IndexRow &row : meta.rows)
+    w.put(row);
+  w.put_u64s(meta.stored);
+  w.put_u64s(meta.hashes);
+  std::string bytes = w.take();
+  const std::uint64_t sum = hash_bytes(bytes.data(), bytes.size());
+  bytes.append(reinterpret_cast<const char *>(&sum), sizeof sum);
+  return bytes;
+}
+
+LocalVersion LocalVersion::parse(const std::string &bytes, const std::string &origin) {
+  if (bytes.size() < 8 ||
+      [&] {
+        std::uint64_t sum = 0;
+        std::memcpy(&sum, bytes.data() + bytes.size() - 8, 8);
+        return sum != hash_bytes(bytes.data(), bytes.size() - 8);
+      }())
+    throw FormatError(origin + ": damaged local commit record (checksum)");
+  const std::string body = bytes.substr(0, bytes.size() - 8);
+  Reader in(body, origin, "local commit record");
+  if (in.get<std::uint64_t>() != k_local_magic) in.fail("not a libckpt local commit record");
+  if (in.get<std::int32_t>() != k_local_format_version) in.fail("unknown format version");
+  LocalVersion v;
+  v.record = CommitRecord::parse(in.get_string(), origin);
+  FileHeader &h = v.meta.header;
+  h.version = in.get<std::int64_t>();
+  h.step = in.get<std::int64_t>();
+  h.base = in.get<std::int32_t>() != 0;
+  h.base_version = in.get<std::int64_t>();
+  h.parent_version = in.get<std::int64_t>();
+  h.nranks = in.get<std::int32_t>();
+  h.block_size = in.get<std::uint64_t>();
+  h.created_unix = in.get<std::int64_t>();
+  v.meta.file_bytes = in.get<std::uint64_t>();
+  const std::uint64_t nrows = in.count(sizeof(IndexRow));
+  for (std::uint64_t i = 0; i < nrows; ++i) {
+    IndexRow row = in.get<IndexRow>();
+    row.name[sizeof row.name - 1] = '\0';
+    v.meta.rows.push_back(row);
+  }
+  v.meta.stored = in.get_u64s();
+  v.meta.hashes = in.get_u64s();
+  if (!in.done()) in.fail("trailing bytes");
+  FileSizes &s = v.meta.sizes;
+  s.rows = v.meta.rows.size();
+  s.stored = v.meta.stored.size();
+  s.hashes = v.meta.hashes.size();
+  for (const IndexRow &row : v.meta.rows)
+    s.data += row.data_bytes;
+  v.meta.data_address = 0;
+  if (h.version != v.record.version || v.record.file_bytes != v.meta.file_bytes ||
+      s.data != v.meta.file_bytes)
+    throw FormatError(origin + ": its record, header and data size disagree");
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// MappedFile
+
+MappedFile::MappedFile(const std::string &path) {
+  struct stat st {};
+  const int fd = open_regular_readonly(path, st);
+  m_size = static_cast<std::uint64_t>(st.st_size);
+  if (m_size > 0) {
+    void *p = ::mmap(nullptr, m_size, PROT_READ, MAP_SHARED, fd, 0);
+    const int err = errno;
+    ::close(fd);
+    if (p == MAP_FAILED) throw_errno(err, "cannot map " + path);
+    m_data = static_cast<unsigned char *>(p);
+  } else {
+    ::close(fd);
+  }
+}
+
+MappedFile::~MappedFile() {
+  if (m_data) ::munmap(m_data, m_size);
+}
+
+// ---------------------------------------------------------------------------
+// LocalLevel
+
+LocalLevel::LocalLevel(std::string dir, std::string prefix, std::int32_t rank, std::int32_t nranks,
+                       bool fsync)
+    : m_dir(std::move(dir)), m_prefix(std::move(prefix)), m_rank(rank), m_nranks(nranks),
+      m_fsync(fsync) {}
+
+std::string LocalLevel::data_path(std::int64_t version) const {
+  return join_path(m_dir, local_stem(m_prefix, version, m_rank) + ".data");
+}
+std::string LocalLevel::commit_path(std::int64_t version) const {
+  return join_path(m_dir, local_stem(m_prefix, version, m_rank) + ".commit");
+}
+
+std::uint64_t LocalLevel::write_data(const VersionPlan &plan, std::uint64_t bs) {
+  const std::string path = data_path(plan.version);
+  // A regular file of that name is the leftover of an attempt that did not
+  // commit; O_EXCL | O_NOFOLLOW: never through a link.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode))
+      throw IoError(CKPT_ERR_IO, "cannot create " + path + ": the name is taken by something "
+                                                           "that is not a regular file");
+    remove_file(path);
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw_errno(errno, "cannot create local checkpoint file " + path);
+  std::uint64_t bytes = 0;
+  try {
+    std::vector<struct iovec> iov;
+    for (std::size_t i = 0; i < plan.regions.size(); ++i) {
+      auto *data = static_cast<unsigned char *>(plan.regions[i].region->data);
+      const std::uint64_t region_bytes = plan.regions[i].region->bytes();
+      for (const BlockRun &run : block_runs(plan.stored[i])) {
+        const std::uint64_t at = run.first * bs;
+        const std::uint64_t n = std::min(region_bytes - at, run.count * bs);
+        iov.push_back(iovec{data + at, n});
+        bytes += n;
+      }
+    }
+    write_all(fd, std::move(iov), 0, path);
+    if (m_fsync && ::fdatasync(fd) != 0) throw_errno(errno, "cannot sync " + path);
+  } catch (...) {
+    ::close(fd);
+    remove_file(path);
+    throw;
+  }
+  if (::close(fd) != 0) throw_errno(errno, "cannot close " + path);
+  return bytes;
+}
+
+void LocalLevel::commit(const VersionPlan &plan, const FileHeader &header, std::uint64_t bs,
+                        std::uint64_t data_bytes) {
+  LocalVersion v;
+  CommitRecord &rec = v.record;
+  rec.version = plan.version;
+  rec.step = plan.step;
+  rec.base = plan.base;
+  rec.chain = plan.chain;
+  rec.nranks = m_nranks;
+  rec.block_size = bs;
+  rec.file = local_stem(m_prefix, plan.version, m_rank) + ".data";
+  rec.file_bytes = data_bytes;
+  rec.state_bytes = plan.totals.state_bytes;
+  rec.written_bytes = plan.totals.changed_bytes;
+  rec.blocks = plan.totals.blocks;
+  rec.dirty_blocks = plan.totals.changed_blocks;
+  rec.time_unix = header.created_unix;
+  v.meta.header = header;
+  v.meta.file_bytes = data_bytes;
+  v.meta.rows = index_rows(m_rank, plan, bs);
+  assign_offsets(v.meta.rows);
+  for (std::size_t i = 0; i < plan.regions.size(); ++i) {
+    v.meta.hashes.insert(v.meta.hashes.end(), plan.regions[i].hashes.begin(),
+                         plan.regions[i].hashes.end());
+    v.meta.stored.insert(v.meta.stored.end(), plan.stored[i].begin(), plan.stored[i].end());
+  }
+  write_file_atomic(commit_path(plan.version), v.serialize(), m_fsync);
+}
+
+std::map<std::int64_t, LocalVersion> LocalLevel::scan(std::vector<std::string> &problems) const {
+  std::map<std::int64_t, LocalVersion> out;
+  if (!is_directory(m_dir)) return out;
+  for (const std::string &name : list_directory(m_dir)) {
+    std::int64_t version = 0;
+    std::int32_t rank = 0;
+    std::string suffix;
+    if (!parse_local_name(m_prefix, name, version, rank, suffix) || rank != m_rank ||
+        suffix != "commit")
+      continue;
+    const std::string path = join_path(m_dir, name);
+    try {
+      const std::string bytes = read_file(path, k_max_local_record_bytes);
+      LocalVersion v = LocalVersion::parse(bytes, path);
+      v.meta.record_bytes = bytes.size();
+      v.meta.path = data_path(version);
+      if (v.record.version != version || v.record.nranks != m_nranks)
+        throw FormatError(path + ": written for version " + std::to_string(v.record.version) +
+                          " by " + std::to_string(v.record.nranks) + " ranks");
+      const std::uint64_t size = file_size(v.meta.path);
+      if (size != v.meta.file_bytes)
+        throw FormatError(v.meta.path + " is " + std::to_string(size) + " bytes; its record says " +
+                          std::to_string(v.meta.file_bytes));
+      out.emplace(version, std::move(v));
+    } catch (const Error &e) {
+      problems.push_back(e.what());
+    }
+  }
+  return out;
+}
+
+std::vector<std::int64_t>
+LocalLevel::restorable(const std::map<std::int64_t, LocalVersion> &scanned) {
+  std::vector<std::int64_t> out;
+  for (const auto &[version, v] : scanned) {
+    bool complete = true;
+    for (std::int64_t link : v.record.chain)
+      complete = complete && scanned.count(link) > 0;
+    if (complete) out.push_back(version);
+  }
+  return out;
+}
+
+RankChain LocalLevel::chain_of(const std::map<std::int64_t, LocalVersion> &scanned,
+                               std::int64_t version) {
+  const LocalVersion &newest = scanned.at(version);
+  std::vector<CommitRecord> records;
+  std::vector<ChainFileMeta> files;
+  for (std::int64_t link : newest.record.chain) {
+    const auto it = scanned.find(link);
+    if (it == scanned.end())
+      throw FormatError("version " + std::to_string(link) + " of the chain of version " +
+                        std::to_string(version) + " is not on the local level");
+    records.push_back(it->second.record);
+    files.push_back(it->second.meta);
+    if (link != version) files.back().hashes.clear();
+  }
+  const ChainModel model(std::move(records), std::move(files));
+  return model.rank_view(model.newest().rows.empty() ? 0 : model.newest().rows.front().rank);
+}
+
+void LocalLevel::retain(const std::vector<std::int64_t> &keep) const {
+  if (!is_directory(m_dir)) return;
+  const std::set<std::int64_t> kept(keep.begin(), keep.end());
+  for (const std::string &name : list_directory(m_dir)) {
+    std::int64_t version = 0;
+    std::int32_t rank = 0;
+    std::string suffix;
+    if (!parse_local_name(m_prefix, name, version, rank, suffix) || rank != m_rank ||
+        kept.count(version))
+      continue;
+    // The record first: a version without it is not on the level.
+    if (suffix == "commit") remove_file(join_path(m_dir, name));
+  }
+  for (const std::string &name : list_directory(m_dir)) {
+    std::int64_t version = 0;
+    std::int32_t rank = 0;
+    std::string suffix;
+    if (parse_local_name(m_prefix, name, version, rank, suffix) && rank == m_rank &&
+        !kept.count(version))
+      remove_file(join_path(m_dir, name));
+  }
+}
+
+} // namespace ckpt::detail
