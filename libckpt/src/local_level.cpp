@@ -79,17 +79,17 @@ std::string local_stem(const std::string &prefix, std::int64_t version, std::int
 std::string resolve_local_dir(const std::string &setting, const std::string &dir,
                               const std::string &prefix) {
   if (setting == "none") return {};
-  if (setting != "auto") return setting;
-  if (!is_directory("/dev/shm")) return {};
+  const std::string parent = setting == "auto" ? "/dev/shm" : setting;
+  if (setting == "auto" && !is_directory(parent)) return {};
   // The same for every run of a job in the same directory, another for
-  // another job.
+  // another job (several jobs may share a node and its local_dir).
   char *real = ::realpath(dir.c_str(), nullptr);
   const std::string key = (real ? std::string(real) : dir) + "/" + prefix;
   std::free(real);
   char name[96];
   std::snprintf(name, sizeof name, "libckpt-%u-%016llx", static_cast<unsigned>(::getuid()),
                 static_cast<unsigned long long>(hash_bytes(key.data(), key.size())));
-  return join_path("/dev/shm", name);
+  return join_path(parent, name);
 }
 
 // ---------------------------------------------------------------------------
@@ -253,10 +253,13 @@ void LocalLevel::commit(const VersionPlan &plan, const FileHeader &header, std::
   rec.block_size = bs;
   rec.file = local_stem(m_prefix, plan.version, m_rank) + ".data";
   rec.file_bytes = data_bytes;
-  rec.state_bytes = plan.totals.state_bytes;
-  rec.written_bytes = plan.totals.changed_bytes;
-  rec.blocks = plan.totals.blocks;
-  rec.dirty_blocks = plan.totals.changed_blocks;
+  // This rank's share (the chain model checks the record against the file).
+  rec.written_bytes = data_bytes;
+  for (std::size_t i = 0; i < plan.regions.size(); ++i) {
+    rec.state_bytes += plan.regions[i].region->bytes();
+    rec.blocks += plan.regions[i].hashes.size();
+    rec.dirty_blocks += plan.stored[i].size();
+  }
   rec.time_unix = header.created_unix;
   v.meta.header = header;
   v.meta.file_bytes = data_bytes;

@@ -29,8 +29,9 @@ namespace ckpt::detail {
 std::string local_stem(const std::string &prefix, std::int64_t version, std::int32_t rank);
 
 /// The directory of the local level for the config value `setting` (a path,
-/// "auto" or "none") of a job whose checkpoint directory is `dir`: "auto" is
-/// /dev/shm/libckpt-<uid>-<hash of dir's real path and prefix>; empty: none.
+/// "auto" or "none") of a job whose checkpoint directory is `dir`:
+/// <setting>/libckpt-<uid>-<hash of dir's real path and prefix>, with
+/// /dev/shm for "auto" (empty when there is none); empty for "none".
 std::string resolve_local_dir(const std::string &setting, const std::string &dir,
                               const std::string &prefix);
 

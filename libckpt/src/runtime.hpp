@@ -86,7 +86,7 @@ private:
   void start_flush(GlobalVersion version);
   void collect_flush(bool wait);
   void flush_newest_from_local();
-  void retain_local() noexcept;
+  void retain_local(const std::vector<std::int64_t> &chain) noexcept;
   void report(const CheckpointStats &stats, double local_seconds) noexcept;
   [[nodiscard]] FileHeader file_header(const VersionPlan &plan) ;
 

@@ -101,7 +101,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   const bool exiting = m_signal_requested && m_config.exit_on_signal();
   if (m_local) {
     schedule_flush(plan, exiting);
-    retain_local();
+    retain_local(plan.chain);
     if (m_global_committed == version) levels |= CKPT_LEVEL_GLOBAL; // flushed in the call
   }
   // The new version is the baseline of the next delta.
@@ -416,9 +416,9 @@ void Runtime::collect_flush(bool wait) {
 }
 
 // 5. The local level keeps the chain of its newest version.
-void Runtime::retain_local() noexcept {
+void Runtime::retain_local(const std::vector<std::int64_t> &chain) noexcept {
   try {
-    m_local->retain(m_chain.parent ? m_chain.chain : std::vector<std::int64_t>{});
+    m_local->retain(chain);
   } catch (const std::exception &e) {
     log_warn(std::string("could not remove old local checkpoints: ") + e.what());
   }

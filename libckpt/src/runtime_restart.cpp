@@ -350,6 +350,9 @@ CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const R
   for (std::size_t i = 0; i < chain.files.size(); ++i)
     m_chain.advance(chain.files[i].version, i == 0, chain.files[i].written_bytes);
   m_chain_is_local = level == CKPT_LEVEL_LOCAL;
+  // A local chain's records count this rank's bytes: the kind of the next
+  // checkpoint is decided from every rank's.
+  if (m_chain_is_local) m_chain.chain_bytes = allreduce_sum(comm, m_chain.chain_bytes);
   m_global_chain = m_chain_is_local ? ChainState{} : m_chain;
   m_global_dirty.clear();
   m_newest = m_newest_flushed = chain.version;
