@@ -56,8 +56,8 @@ bool parse_local_name(const std::string &prefix, const std::string &name, std::i
   if (name.compare(0, prefix.size() + 2, prefix + ".v") != 0) return false;
   long long v = 0;
   int r = 0, used = 0;
-  char rest[16] = {};
-  if (std::sscanf(name.c_str() + prefix.size(), ".v%9lld.r%6d.%15s%n", &v, &r, rest, &used) != 3)
+  char rest[32] = {};
+  if (std::sscanf(name.c_str() + prefix.size(), ".v%9lld.r%6d.%31s%n", &v, &r, rest, &used) != 3)
     return false;
   if (prefix.size() + static_cast<std::size_t>(used) != name.size() || v < 1 ||
       v > k_max_version || r < 0)
@@ -353,8 +353,11 @@ void LocalLevel::retain(const std::vector<std::int64_t> &keep) const {
     std::string suffix;
     if (parse_local_name(m_prefix, name, version, rank, suffix) && rank == m_rank &&
         !kept.count(version))
-      remove_file(join_path(m_dir, name));
+      remove_file(join_path(m_dir, name)); // data files and leftover temporary records
   }
+  // The job's directory goes with its last file (the other ranks of the
+  // node may still have theirs).
+  if (keep.empty()) ::rmdir(m_dir.c_str());
 }
 
 } // namespace ckpt::detail
