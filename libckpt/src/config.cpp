@@ -57,6 +57,9 @@ const std::vector<OptionSpec> &option_table() {
        "with a local level: write every Nth checkpoint to dir (the global level) in the "
        "background; the last one before an exit on signal or ckpt_finalize always is",
        "", 1, 1000000},
+      {"node_id", OptionKind::String, "auto",
+       "name of this rank's node for the partner level (auto: the host name); lets tests run "
+       "several simulated nodes on one machine"},
       {"restart_bridge", OptionKind::Size, "auto",
        "restart reads superseded bytes between two needed blocks of a file rather than skip "
        "them when the gap is at most this long; auto: from the device (docs/FORMAT.md 5)",
@@ -281,6 +284,7 @@ bool Config::exit_on_signal() const {
 }
 std::string Config::local_dir() const { return get("local_dir"); }
 int Config::flush_every() const { return std::stoi(get("flush_every")); }
+std::string Config::node_id() const { return get("node_id"); }
 std::string Config::dirty_tracking() const { return get("dirty_tracking"); }
 std::uint64_t Config::staging_bytes() const { return parse_size(get("staging_size")); }
 std::optional<std::uint64_t> Config::restart_bridge_bytes() const {

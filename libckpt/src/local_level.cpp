@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <iterator>
 #include <cstdlib>
 #include <cstdio>
 #include <fcntl.h>
@@ -90,6 +91,22 @@ std::string resolve_local_dir(const std::string &setting, const std::string &dir
   std::snprintf(name, sizeof name, "libckpt-%u-%016llx", static_cast<unsigned>(::getuid()),
                 static_cast<unsigned long long>(hash_bytes(key.data(), key.size())));
   return join_path(parent, name);
+}
+
+std::vector<std::int32_t> partner_ranks(const std::vector<std::string> &node_of_rank) {
+  std::map<std::string, std::vector<std::int32_t>> nodes; // in name order
+  for (std::size_t r = 0; r < node_of_rank.size(); ++r)
+    nodes[node_of_rank[r]].push_back(static_cast<std::int32_t>(r));
+  std::vector<std::int32_t> partner(node_of_rank.size(), -1);
+  if (nodes.size() < 2) return partner;
+  for (auto it = nodes.begin(); it != nodes.end(); ++it) {
+    auto next = std::next(it);
+    if (next == nodes.end()) next = nodes.begin();
+    const std::vector<std::int32_t> &mine = it->second, &theirs = next->second;
+    for (std::size_t k = 0; k < mine.size(); ++k)
+      partner[static_cast<std::size_t>(mine[k])] = theirs[k % theirs.size()];
+  }
+  return partner;
 }
 
 // ---------------------------------------------------------------------------
@@ -274,21 +291,44 @@ void LocalLevel::commit(const VersionPlan &plan, const FileHeader &header, std::
 }
 
 std::map<std::int64_t, LocalVersion> LocalLevel::scan(std::vector<std::string> &problems) const {
+  return scan_files(m_rank, "", problems);
+}
+
+std::map<std::int32_t, std::map<std::int64_t, LocalVersion>>
+LocalLevel::scan_partner_copies(std::vector<std::string> &problems) const {
+  std::map<std::int32_t, std::map<std::int64_t, LocalVersion>> out;
+  std::set<std::int32_t> owners;
+  if (!is_directory(m_dir)) return out;
+  for (const std::string &name : list_directory(m_dir)) {
+    std::int64_t version = 0;
+    std::int32_t rank = 0;
+    std::string suffix;
+    if (parse_local_name(m_prefix, name, version, rank, suffix) && suffix == "partner.commit")
+      owners.insert(rank);
+  }
+  for (std::int32_t owner : owners)
+    out[owner] = scan_files(owner, "partner.", problems);
+  return out;
+}
+
+std::map<std::int64_t, LocalVersion>
+LocalLevel::scan_files(std::int32_t owner, const std::string &kind,
+                       std::vector<std::string> &problems) const {
   std::map<std::int64_t, LocalVersion> out;
   if (!is_directory(m_dir)) return out;
   for (const std::string &name : list_directory(m_dir)) {
     std::int64_t version = 0;
     std::int32_t rank = 0;
     std::string suffix;
-    if (!parse_local_name(m_prefix, name, version, rank, suffix) || rank != m_rank ||
-        suffix != "commit")
+    if (!parse_local_name(m_prefix, name, version, rank, suffix) || rank != owner ||
+        suffix != kind + "commit")
       continue;
     const std::string path = join_path(m_dir, name);
     try {
       const std::string bytes = read_file(path, k_max_local_record_bytes);
       LocalVersion v = LocalVersion::parse(bytes, path);
       v.meta.record_bytes = bytes.size();
-      v.meta.path = data_path(version);
+      v.meta.path = join_path(m_dir, local_stem(m_prefix, version, owner) + "." + kind + "data");
       if (v.record.version != version || v.record.nranks != m_nranks)
         throw FormatError(path + ": written for version " + std::to_string(v.record.version) +
                           " by " + std::to_string(v.record.nranks) + " ranks");
@@ -302,6 +342,42 @@ std::map<std::int64_t, LocalVersion> LocalLevel::scan(std::vector<std::string> &
     }
   }
   return out;
+}
+
+std::string LocalLevel::partner_data_path(std::int32_t owner, std::int64_t version) const {
+  return join_path(m_dir, local_stem(m_prefix, version, owner) + ".partner.data");
+}
+std::string LocalLevel::partner_commit_path(std::int32_t owner, std::int64_t version) const {
+  return join_path(m_dir, local_stem(m_prefix, version, owner) + ".partner.commit");
+}
+
+void LocalLevel::store_copy(std::int32_t owner, std::int64_t version, const std::string &record,
+                            const unsigned char *data, std::uint64_t bytes, bool as_own) const {
+  const std::string data_path_ = as_own ? data_path(version) : partner_data_path(owner, version);
+  const std::string commit_path_ =
+      as_own ? commit_path(version) : partner_commit_path(owner, version);
+  LocalVersion::parse(record, commit_path_); // never store what does not parse
+  make_directories(m_dir);
+  struct stat st {};
+  if (::lstat(data_path_.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode))
+      throw IoError(CKPT_ERR_IO, "cannot create " + data_path_ +
+                                     ": the name is taken by something that is not a regular file");
+    remove_file(data_path_);
+  }
+  const int fd =
+      ::open(data_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw_errno(errno, "cannot create " + data_path_);
+  try {
+    if (bytes > 0) write_all(fd, {iovec{const_cast<unsigned char *>(data), bytes}}, 0, data_path_);
+    if (m_fsync && ::fdatasync(fd) != 0) throw_errno(errno, "cannot sync " + data_path_);
+  } catch (...) {
+    ::close(fd);
+    remove_file(data_path_);
+    throw;
+  }
+  if (::close(fd) != 0) throw_errno(errno, "cannot close " + data_path_);
+  write_file_atomic(commit_path_, record, m_fsync);
 }
 
 std::vector<std::int64_t>
@@ -335,29 +411,41 @@ RankChain LocalLevel::chain_of(const std::map<std::int64_t, LocalVersion> &scann
 }
 
 void LocalLevel::retain(const std::vector<std::int64_t> &keep) const {
-  if (!is_directory(m_dir)) return;
-  const std::set<std::int64_t> kept(keep.begin(), keep.end());
-  for (const std::string &name : list_directory(m_dir)) {
-    std::int64_t version = 0;
-    std::int32_t rank = 0;
-    std::string suffix;
-    if (!parse_local_name(m_prefix, name, version, rank, suffix) || rank != m_rank ||
-        kept.count(version))
-      continue;
-    // The record first: a version without it is not on the level.
-    if (suffix == "commit") remove_file(join_path(m_dir, name));
-  }
-  for (const std::string &name : list_directory(m_dir)) {
-    std::int64_t version = 0;
-    std::int32_t rank = 0;
-    std::string suffix;
-    if (parse_local_name(m_prefix, name, version, rank, suffix) && rank == m_rank &&
-        !kept.count(version))
-      remove_file(join_path(m_dir, name)); // data files and leftover temporary records
-  }
+  remove_files(m_rank, "", keep, false);
+}
+
+void LocalLevel::retain_partner(std::int32_t owner, const std::vector<std::int64_t> &keep) const {
+  remove_files(owner, "partner.", keep, false);
+}
+
+void LocalLevel::clear() const {
+  remove_files(m_rank, "", {}, false);
+  remove_files(0, "partner.", {}, true);
   // The job's directory goes with its last file (the other ranks of the
   // node may still have theirs).
-  if (keep.empty()) ::rmdir(m_dir.c_str());
+  ::rmdir(m_dir.c_str());
+}
+
+/// Removes the files of `kind` ("" or "partner.") of `owner` (of any owner)
+/// whose version is not in `keep`: the records first (a version without
+/// its record is not on the level), then data files and leftovers.
+void LocalLevel::remove_files(std::int32_t owner, const std::string &kind,
+                              const std::vector<std::int64_t> &keep, bool any_owner) const {
+  if (!is_directory(m_dir)) return;
+  const std::set<std::int64_t> kept(keep.begin(), keep.end());
+  for (const bool records : {true, false})
+    for (const std::string &name : list_directory(m_dir)) {
+      std::int64_t version = 0;
+      std::int32_t rank = 0;
+      std::string suffix;
+      if (!parse_local_name(m_prefix, name, version, rank, suffix) ||
+          (!any_owner && rank != owner) || kept.count(version))
+        continue;
+      const bool partner = suffix.compare(0, 8, "partner.") == 0;
+      if (partner != !kind.empty()) continue;
+      if (records && suffix != kind + "commit") continue;
+      remove_file(join_path(m_dir, name));
+    }
 }
 
 } // namespace ckpt::detail

@@ -35,6 +35,12 @@ std::string local_stem(const std::string &prefix, std::int64_t version, std::int
 std::string resolve_local_dir(const std::string &setting, const std::string &dir,
                               const std::string &prefix);
 
+/// The partner level: the rank that keeps a copy of each rank's local files,
+/// given the node of every rank. Nodes are taken in name order; rank r, the
+/// k-th rank of its node, is kept by the k-th rank (modulo their number) of
+/// the next node. All -1 when every rank is on one node.
+std::vector<std::int32_t> partner_ranks(const std::vector<std::string> &node_of_rank);
+
 /// One rank's committed version on the local level.
 struct LocalVersion {
   CommitRecord record; // the version's record; `file` names the data file
@@ -80,6 +86,21 @@ public:
   /// This rank's committed versions (records that parse and whose data file
   /// has the size they say); problems go to `problems`.
   [[nodiscard]] std::map<std::int64_t, LocalVersion> scan(std::vector<std::string> &problems) const;
+  /// The same for the partner copies this rank keeps, by owner rank.
+  [[nodiscard]] std::map<std::int32_t, std::map<std::int64_t, LocalVersion>>
+  scan_partner_copies(std::vector<std::string> &problems) const;
+
+  /// Partner copies (files of `owner`'s version `version`): kept as
+  /// "<stem of owner>.partner.data" and ".partner.commit".
+  [[nodiscard]] std::string partner_data_path(std::int32_t owner, std::int64_t version) const;
+  [[nodiscard]] std::string partner_commit_path(std::int32_t owner, std::int64_t version) const;
+  /// Stores a received copy: data, synced, then the record, atomically.
+  /// With `as_own`, as this rank's own files (a restart rebuilding its
+  /// local level from its partner's copy).
+  void store_copy(std::int32_t owner, std::int64_t version, const std::string &record,
+                  const unsigned char *data, std::uint64_t bytes, bool as_own) const;
+  /// Keeps, of `owner`'s partner copies, the versions in `keep` only.
+  void retain_partner(std::int32_t owner, const std::vector<std::int64_t> &keep) const;
   /// The versions of `scanned` whose whole chain is in `scanned`.
   static std::vector<std::int64_t> restorable(const std::map<std::int64_t, LocalVersion> &scanned);
   /// This rank's share of the chain of `version`, validated (chain_model).
@@ -88,10 +109,16 @@ public:
 
   /// Removes this rank's files of every version not in `keep`.
   void retain(const std::vector<std::int64_t> &keep) const;
-  /// Removes this rank's files of every version (the level is given up).
-  void clear() const { retain({}); }
+  /// Removes this rank's files of every version and its partner copies.
+  void clear() const;
 
 private:
+  [[nodiscard]] std::map<std::int64_t, LocalVersion> scan_files(std::int32_t owner,
+                                                                const std::string &kind,
+                                                                std::vector<std::string> &problems) const;
+  void remove_files(std::int32_t owner, const std::string &kind,
+                    const std::vector<std::int64_t> &keep, bool any_owner) const;
+
   std::string m_dir, m_prefix;
   std::int32_t m_rank = 0, m_nranks = 1;
   bool m_fsync = true;

@@ -83,7 +83,9 @@ private:
   void commit_global_now(const VersionPlan &plan);
   void commit_local(const VersionPlan &plan);
   void schedule_flush(const VersionPlan &plan, bool force);
-  void start_flush(GlobalVersion version);
+  void start_flush(std::int64_t version, std::shared_ptr<GlobalVersion> global,
+                   bool partner_copy);
+  void choose_partners();
   void collect_flush(bool wait);
   void flush_newest_from_local();
   void retain_local(const std::vector<std::int64_t> &chain) noexcept;
@@ -98,6 +100,7 @@ private:
   std::unique_ptr<RestartSource> open_restart_source(const Catalog *catalog, std::int64_t version,
                                                      RestartTimes &times);
   std::unique_ptr<RestartSource> open_local_source(std::int64_t version);
+  void rebuild_from_partners(std::int64_t version, const std::vector<std::int64_t> &holders);
   void restore_protected(RestartSource &src, RestartTimes &times);
   [[nodiscard]] RestoreOptions restore_options() const;
   CheckpointId finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
@@ -129,6 +132,8 @@ private:
   Comm m_flush_comm;                   // the background flush's own traffic
   bool m_flush_in_background = false;  // MPI_THREAD_MULTIPLE provided
   BackgroundFlush m_flush;
+  std::vector<std::int32_t> m_partner; // keeper of each rank's copy (-1: no partner level)
+  std::vector<int> m_kept_for;         // ranks whose copies this rank keeps
   int m_since_flush = 0;                  // checkpoints since the last flush
   std::int64_t m_newest = 0;              // newest committed version (any level)
   std::int64_t m_newest_flushed = 0;      // newest version given to a flush

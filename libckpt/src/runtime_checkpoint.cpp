@@ -23,6 +23,7 @@
 #include "global_level.hpp"
 #include "local_level.hpp"
 #include "log.hpp"
+#include "partner_level.hpp"
 #include "participant.hpp"
 #include "region.hpp"
 #include "runtime_scope.hpp"
@@ -213,6 +214,7 @@ void Runtime::choose_levels() {
   }
   m_local = std::make_unique<LocalLevel>(dir, m_config.prefix(), m_rank, m_size, m_config.fsync());
   m_chain_is_local = true;
+  choose_partners();
   int provided = MPI_THREAD_SINGLE;
   check_mpi(MPI_Query_thread(&provided), "MPI_Query_thread");
   m_flush_in_background = provided == MPI_THREAD_MULTIPLE;
@@ -224,6 +226,36 @@ void Runtime::choose_levels() {
                   ? " in the background"
                   : " inside the checkpoint call (MPI was initialised without "
                     "MPI_THREAD_MULTIPLE, which a background flush needs)"));
+}
+
+// The partner level: the node of every rank (config node_id, else the host
+// name), and from it the keeper of each rank's copy.
+void Runtime::choose_partners() {
+  constexpr std::size_t k_name = 256;
+  std::string node = m_config.node_id();
+  if (node == "auto") {
+    char host[k_name] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
+    node = host;
+  }
+  node.resize(k_name, '\0');
+  std::string all(k_name * static_cast<std::size_t>(m_size), '\0');
+  check_mpi(MPI_Allgather(node.data(), static_cast<int>(k_name), MPI_CHAR, all.data(),
+                          static_cast<int>(k_name), MPI_CHAR, m_comm.get()),
+            "MPI_Allgather");
+  std::vector<std::string> nodes;
+  for (int r = 0; r < m_size; ++r)
+    nodes.emplace_back(all.c_str() + static_cast<std::size_t>(r) * k_name);
+  m_partner = partner_ranks(nodes);
+  m_kept_for.clear();
+  for (int r = 0; r < m_size; ++r)
+    if (m_partner[static_cast<std::size_t>(r)] == m_rank) m_kept_for.push_back(r);
+  if (m_rank == 0)
+    log_info(m_partner.front() < 0
+                 ? std::string("no partner level: every rank is on node ") + nodes.front()
+                 : "partner level: each rank's local checkpoint is copied to a rank of the next "
+                   "node (rank 0's to rank " +
+                       std::to_string(m_partner.front()) + ")");
 }
 
 FileHeader Runtime::file_header(const VersionPlan &plan) {
@@ -298,10 +330,16 @@ void Runtime::schedule_flush(const VersionPlan &plan, bool force) {
     for (std::uint64_t b : plan.stored[i])
       dirty[b] = true;
   }
-  if (!force && ++m_since_flush < m_config.flush_every()) return;
+  const bool partner = !m_kept_for.empty() || m_partner[static_cast<std::size_t>(m_rank)] >= 0;
+  const bool flush_due = force || ++m_since_flush >= m_config.flush_every();
+  if (!flush_due && !partner) return;
   // Policy: one flush at a time; a flush still running is waited for here
   // (never skipped), after this version's local level committed.
   collect_flush(true);
+  if (!flush_due) {
+    start_flush(plan.version, nullptr, partner);
+    return;
+  }
   // The global level's own chain: the same blocks as the local level when
   // it extends the same parent, else the blocks changed since its parent.
   const bool same = plan.base || (m_global_chain.parent && m_global_chain.chain.size() + 1 ==
@@ -363,20 +401,65 @@ void Runtime::schedule_flush(const VersionPlan &plan, bool force) {
     dirty.assign(dirty.size(), false);
   m_since_flush = 0;
   m_newest_flushed = plan.version;
-  start_flush(std::move(gv));
+  start_flush(plan.version, std::make_shared<GlobalVersion>(std::move(gv)), partner);
 }
 
-void Runtime::start_flush(GlobalVersion version) {
-  const std::int64_t v = version.header.version;
-  auto job = std::make_shared<GlobalVersion>(std::move(version));
+namespace {
+
+/// The partner copy of `version`: this rank's local files to its keeper,
+/// the copies of the ranks it keeps into its local directory. A rank that
+/// cannot read its files still takes part (it sends nothing); failures are
+/// this rank's, logged, and leave the other levels alone.
+void copy_to_partner(MPI_Comm comm, const LocalLevel &local, std::int64_t version, int keeper,
+                     const std::vector<int> &kept_for, int rank) {
+  std::vector<OutgoingCopy> out;
+  std::unique_ptr<MappedFile> mapped;
+  if (keeper >= 0) {
+    try {
+      OutgoingCopy c;
+      c.dest = keeper;
+      c.record = read_file(local.commit_path(version), std::uint64_t{1} << 31);
+      mapped = std::make_unique<MappedFile>(local.data_path(version));
+      c.data = mapped->data();
+      c.bytes = mapped->size();
+      out.push_back(std::move(c));
+    } catch (const std::exception &e) {
+      log_warn("checkpoint version " + std::to_string(version) +
+               " cannot be copied to the partner level: " + e.what());
+    }
+  }
+  const std::vector<IncomingCopy> in = exchange_copies(
+      comm, out, keeper >= 0 ? std::vector<int>{keeper} : std::vector<int>{}, kept_for);
+  debug_kill_point("partner_copy", version, rank);
+  for (const IncomingCopy &c : in) {
+    try {
+      const LocalVersion v = LocalVersion::parse(c.record, "partner copy from rank " +
+                                                              std::to_string(c.source));
+      local.store_copy(c.source, v.record.version, c.record, c.data.data(), c.data.size(), false);
+      local.retain_partner(c.source, v.record.chain);
+    } catch (const std::exception &e) {
+      log_warn("the partner copy of rank " + std::to_string(c.source) + "'s checkpoint version " +
+               std::to_string(version) + " was not kept: " + e.what());
+    }
+  }
+}
+
+} // namespace
+
+void Runtime::start_flush(std::int64_t v, std::shared_ptr<GlobalVersion> job, bool partner) {
   const GlobalTarget target{m_dir, m_config.prefix(), m_config.fsync(), m_config.staging_bytes()};
   const MPI_Comm comm = m_flush_in_background ? m_flush_comm.get() : m_comm.get();
   const int rank = m_rank, keep = m_config.keep();
   const bool durable = m_config.fsync();
+  const LocalLevel *local = m_local.get();
+  const int keeper = m_partner.empty() ? -1 : m_partner[static_cast<std::size_t>(m_rank)];
+  const std::vector<int> kept_for = m_kept_for;
   m_flush.start(
       v,
-      [job, target, comm, rank, keep, durable, v] {
+      [job, target, comm, rank, keep, durable, v, partner, local, keeper, kept_for] {
         RuntimeScope scope; // this thread's MPI calls are the runtime's own
+        if (partner) copy_to_partner(comm, *local, v, keeper, kept_for, rank);
+        if (!job) return;
         debug_kill_point("flush_start", v, rank);
         write_global_version(comm, *job, target);
         if (rank != 0) return;
@@ -398,6 +481,12 @@ void Runtime::start_flush(GlobalVersion version) {
 void Runtime::collect_flush(bool wait) {
   std::optional<BackgroundFlush::Outcome> out = wait ? m_flush.wait() : m_flush.poll();
   if (!out) return;
+  if (out->version > m_newest_flushed) { // a partner copy alone
+    if (out->error)
+      log_warn("the partner copy of checkpoint version " + std::to_string(out->version) +
+               " failed: " + error_text(out->error));
+    return;
+  }
   if (!out->error) {
     m_global_committed = std::max(m_global_committed, out->version);
     if (m_rank == 0)
@@ -520,7 +609,7 @@ void Runtime::flush_newest_from_local() {
     dirty.assign(dirty.size(), false);
   m_since_flush = 0;
   m_newest_flushed = m_newest;
-  start_flush(std::move(gv));
+  start_flush(m_newest, std::make_shared<GlobalVersion>(std::move(gv)), false);
 }
 
 } // namespace ckpt::detail

@@ -20,6 +20,7 @@
 #include "debug_hooks.hpp"
 #include "error.hpp"
 #include "local_level.hpp"
+#include "partner_level.hpp"
 #include "log.hpp"
 #include "participant.hpp"
 #include "restart_source.hpp"
@@ -37,6 +38,7 @@ struct RestartCandidate {
   std::int64_t version = 0;
   std::int64_t step = 0;
   std::int64_t level = CKPT_LEVEL_GLOBAL; // CKPT_LEVEL_*
+  std::vector<std::int64_t> holders;      // partner level: per rank, its keeper (-1: itself)
 };
 
 const char *level_name(std::int64_t level) noexcept {
@@ -153,19 +155,21 @@ std::optional<CheckpointId> Runtime::latest() {
 /// decides from every rank's list and from the global catalog.
 std::vector<RestartCandidate> Runtime::restart_candidates(std::optional<Catalog> &catalog) {
   const MPI_Comm comm = m_comm.get();
-  // Each rank: the versions whose chain it holds on its local level.
+  // Each rank: (owner, version, step) of every chain it holds whole, its own
+  // on the local level and its partner copies of other ranks'.
   std::vector<std::int64_t> mine;
-  std::map<std::int64_t, std::int64_t> local_steps;
   agree(comm, capture([&] {
           if (m_local_dir.empty()) return;
           std::vector<std::string> problems;
-          const auto scanned =
-              LocalLevel(m_local_dir, m_config.prefix(), m_rank, m_size, false).scan(problems);
+          const LocalLevel level(m_local_dir, m_config.prefix(), m_rank, m_size, false);
+          std::map<std::int32_t, std::map<std::int64_t, LocalVersion>> held =
+              level.scan_partner_copies(problems);
+          held[m_rank] = level.scan(problems);
           for (const std::string &p : problems)
             log_warn("local level: ignoring " + p);
-          mine = LocalLevel::restorable(scanned);
-          for (std::int64_t v : mine)
-            local_steps[v] = scanned.at(v).record.step;
+          for (const auto &[owner, scanned] : held)
+            for (std::int64_t v : LocalLevel::restorable(scanned))
+              mine.insert(mine.end(), {owner, v, scanned.at(v).record.step});
         }));
   const int n = static_cast<int>(mine.size());
   std::vector<int> counts(m_rank == 0 ? static_cast<std::size_t>(m_size) : 0), displs;
@@ -179,34 +183,112 @@ std::vector<RestartCandidate> Runtime::restart_candidates(std::optional<Catalog>
   check_mpi(MPI_Gatherv(mine.data(), n, MPI_INT64_T, all.data(), counts.data(), displs.data(),
                         MPI_INT64_T, 0, comm),
             "MPI_Gatherv");
-  // Rank 0: on the local level where all ranks hold it; then the global level.
+  // Rank 0, per version: on the local level where every rank holds its own
+  // chain; on the partner level where every rank's chain is held by itself
+  // or its keeper (the holders follow the candidate); then the global level.
   std::vector<std::int64_t> flat;
   agree(comm, capture([&] {
           if (m_rank != 0) return;
           debug_fail_point("restart_discover", m_rank);
-          std::map<std::int64_t, int> holders;
-          for (std::int64_t v : all)
-            ++holders[v];
+          struct Holding {
+            std::int64_t step = 0;
+            std::map<std::int64_t, std::int64_t> holder; // owner -> holder (itself first)
+          };
+          std::map<std::int64_t, Holding, std::greater<>> versions;
+          for (int r = 0; r < m_size; ++r)
+            for (int i = displs[static_cast<std::size_t>(r)];
+                 i + 2 < displs[static_cast<std::size_t>(r)] + counts[static_cast<std::size_t>(r)];
+                 i += 3) {
+              const std::int64_t owner = all[static_cast<std::size_t>(i)];
+              Holding &h = versions[all[static_cast<std::size_t>(i) + 1]];
+              h.step = all[static_cast<std::size_t>(i) + 2];
+              if (owner == r || !h.holder.count(owner)) h.holder[owner] = r;
+            }
           catalog = Catalog::scan(m_dir, m_config.prefix());
           for (const auto &[v, e] : catalog->entries())
             if (e.state == VersionState::Corrupt && e.has_commit_record)
               log_warn("skipping checkpoint version " + std::to_string(v) + ": " + e.problem);
-          std::map<std::int64_t, std::vector<RestartCandidate>, std::greater<>> by_version;
-          for (const auto &[v, count] : holders)
-            if (count == m_size && local_steps.count(v))
-              by_version[v].push_back(RestartCandidate{v, local_steps[v], CKPT_LEVEL_LOCAL});
           for (std::int64_t v : catalog->committed_newest_first())
-            by_version[v].push_back(
-                RestartCandidate{v, catalog->find(v)->record->step, CKPT_LEVEL_GLOBAL});
-          for (const auto &[v, list] : by_version)
-            for (const RestartCandidate &c : list)
-              flat.insert(flat.end(), {c.version, c.step, c.level});
+            versions[v].step = catalog->find(v)->record->step;
+          for (const auto &[v, h] : versions) {
+            bool all_own = static_cast<int>(h.holder.size()) == m_size;
+            for (const auto &[owner, holder] : h.holder)
+              all_own = all_own && owner == holder;
+            if (all_own) {
+              flat.insert(flat.end(), {v, h.step, CKPT_LEVEL_LOCAL});
+            } else if (static_cast<int>(h.holder.size()) == m_size) {
+              flat.insert(flat.end(), {v, h.step, CKPT_LEVEL_PARTNER});
+              for (const auto &[owner, holder] : h.holder)
+                flat.push_back(holder == owner ? -1 : holder);
+            }
+            if (catalog->find(v) && catalog->find(v)->state == VersionState::Committed)
+              flat.insert(flat.end(), {v, h.step, CKPT_LEVEL_GLOBAL});
+          }
         }));
   broadcast_versions(comm, flat);
   std::vector<RestartCandidate> out;
-  for (std::size_t i = 0; i + 2 < flat.size(); i += 3)
-    out.push_back(RestartCandidate{flat[i], flat[i + 1], flat[i + 2]});
+  for (std::size_t i = 0; i + 2 < flat.size();) {
+    RestartCandidate c{flat[i], flat[i + 1], flat[i + 2], {}};
+    i += 3;
+    if (c.level == CKPT_LEVEL_PARTNER) {
+      c.holders.assign(flat.begin() + static_cast<std::ptrdiff_t>(i),
+                       flat.begin() + static_cast<std::ptrdiff_t>(i) + m_size);
+      i += static_cast<std::size_t>(m_size);
+    }
+    out.push_back(std::move(c));
+  }
   return out;
+}
+
+/// The partner level: each rank whose own files are gone gets its chain of
+/// `version` from the rank that keeps its copy and stores it as its own
+/// local files; then every rank restores from its local level.
+void Runtime::rebuild_from_partners(std::int64_t version, const std::vector<std::int64_t> &holders) {
+  const MPI_Comm comm = m_comm.get();
+  std::vector<OutgoingCopy> out;
+  std::vector<std::unique_ptr<MappedFile>> mapped;
+  std::vector<int> dests, sources;
+  for (int owner = 0; owner < m_size; ++owner) {
+    const std::int64_t holder = holders[static_cast<std::size_t>(owner)];
+    if (holder == m_rank) dests.push_back(owner);
+    if (owner == m_rank && holder >= 0) sources.push_back(static_cast<int>(holder));
+  }
+  // 1. Each keeper reads the chains it sends (validated before any send).
+  agree(comm, capture([&] {
+          debug_fail_point("restart_partner", m_rank);
+          if (dests.empty()) return;
+          std::vector<std::string> problems;
+          const LocalLevel level(m_local_dir, m_config.prefix(), m_rank, m_size, false);
+          const auto held = level.scan_partner_copies(problems);
+          for (int owner : dests) {
+            const auto &scanned = held.at(owner);
+            LocalLevel::chain_of(scanned, version); // the chain is whole and valid
+            for (std::int64_t link : scanned.at(version).record.chain) {
+              OutgoingCopy c;
+              c.dest = owner;
+              c.record = read_file(level.partner_commit_path(owner, link), std::uint64_t{1} << 31);
+              mapped.push_back(std::make_unique<MappedFile>(level.partner_data_path(owner, link)));
+              c.data = mapped.back()->data();
+              c.bytes = mapped.back()->size();
+              out.push_back(std::move(c));
+            }
+          }
+        }));
+  // 2. The copies move; 3. each rank stores what it received as its own.
+  const std::vector<IncomingCopy> in = exchange_copies(comm, out, dests, sources);
+  agree(comm, capture([&] {
+          if (in.empty()) return;
+          LocalLevel level(m_local_dir, m_config.prefix(), m_rank, m_size, m_config.fsync());
+          for (const IncomingCopy &c : in) {
+            const LocalVersion v = LocalVersion::parse(c.record, "partner copy from rank " +
+                                                                    std::to_string(c.source));
+            level.store_copy(m_rank, v.record.version, c.record, c.data.data(), c.data.size(),
+                             true);
+          }
+          log_info("rank " + std::to_string(m_rank) + ": local level of checkpoint version " +
+                   std::to_string(version) + " rebuilt from the partner copy on rank " +
+                   std::to_string(in.front().source));
+        }));
 }
 
 CheckpointId Runtime::restart() {
@@ -226,8 +308,9 @@ CheckpointId Runtime::restart() {
     RestartTimes times;
     const std::int64_t v = c.version;
     try {
+      if (c.level == CKPT_LEVEL_PARTNER) rebuild_from_partners(v, c.holders);
       std::unique_ptr<RestartSource> src =
-          c.level == CKPT_LEVEL_LOCAL
+          c.level != CKPT_LEVEL_GLOBAL
               ? open_local_source(v)
               : open_restart_source(catalog ? &*catalog : nullptr, v, times);
       restore_protected(*src, times);
@@ -349,7 +432,7 @@ CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const R
   m_chain.reset();
   for (std::size_t i = 0; i < chain.files.size(); ++i)
     m_chain.advance(chain.files[i].version, i == 0, chain.files[i].written_bytes);
-  m_chain_is_local = level == CKPT_LEVEL_LOCAL;
+  m_chain_is_local = level != CKPT_LEVEL_GLOBAL;
   // A local chain's records count this rank's bytes: the kind of the next
   // checkpoint is decided from every rank's.
   if (m_chain_is_local) m_chain.chain_bytes = allreduce_sum(comm, m_chain.chain_bytes);

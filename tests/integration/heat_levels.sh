@@ -18,6 +18,13 @@
 #   node_lost    killed after the local commit of version 3, and the local
 #                level removed (the job comes back on other nodes): the
 #                global level's newest, version 2
+#   partner      4 ranks as 2 simulated nodes (node_id and local_dir per
+#                node from the rank): killed during the partner copy of
+#                version 3: version 3 from the local level
+#   node_gone    4 ranks as 2 nodes, killed after the partner copy of
+#                version 3 (before its global write), and node 0's local
+#                directory removed: version 3 from the partner level, the
+#                lost ranks' files rebuilt from their copies on node 1
 #   full_global  the global directory is a 64 KiB tmpfs (as root, where
 #                mount works; otherwise every global write fails by
 #                CKPT_DEBUG_FAIL=checkpoint_space, the same refusal): each
@@ -43,6 +50,16 @@ finish() {
 trap finish EXIT
 
 rm -rf ref run && mkdir ref run
+if [[ $SCENARIO == partner || $SCENARIO == node_gone ]]; then
+  # Two ranks per simulated node: each node has its own local_dir.
+  cat >run/as_node.sh <<EOS
+#!/usr/bin/env bash
+rank=\${OMPI_COMM_WORLD_RANK:-\${PMI_RANK:-0}}
+export CKPT_NODE_ID=node\$((rank / 2)) CKPT_LOCAL_DIR=$PWD/run/node\$((rank / 2))
+exec "$HEAT" "\$@"
+EOS
+  chmod +x run/as_node.sh
+fi
 reference_checksum "$NP" ref/out.txt "${GRID[@]}" --steps "$STEPS" --dir ref/ckpt
 REFERENCE=$(checksum_of ref/out.txt)
 
@@ -53,6 +70,8 @@ case $SCENARIO in
   flush) KILL=before_data:3:$((NP - 1)) EXPECT="3 4" ;;
   flush_commit) KILL=after_commit:3:0 EXPECT="3 4" ;;
   local) KILL=local_before_commit:3:$((NP - 1)) EXPECT=2 ;;
+  partner) KILL=partner_copy:3:$((NP - 1)) EXPECT=3 ;;
+  node_gone) KILL=flush_start:3:0 EXPECT=3 LEVEL=partner ;;
   node_lost) KILL=local_after_commit:3:0 LEVEL=global ;; # EXPECT: the global level's newest
   full_global)
     KILL=local_after_commit:4:0 EXPECT=4
@@ -68,6 +87,7 @@ case $SCENARIO in
   *) fail "unknown scenario '$SCENARIO'" ;;
 esac
 
+if [[ -e run/as_node.sh ]]; then APP=$PWD/run/as_node.sh; fi
 export CKPT_DEBUG_KILL=$KILL
 log "kill at $KILL"
 forward_env CKPT_DEBUG_KILL CKPT_LOCAL_DIR ${CKPT_DEBUG_FAIL:+CKPT_DEBUG_FAIL}
@@ -81,6 +101,10 @@ if grep -q '^checksum ' run/killed.txt; then fail "the killed run finished anywa
 if [[ $SCENARIO == full_global ]]; then
   grep -q "checkpoint version [0-9]* could not be written to the global level" run/killed.txt ||
     fail "the failed background flush was not reported"
+fi
+if [[ $SCENARIO == node_gone ]]; then
+  log "node 0's local directory is lost"
+  rm -rf run/node0
 fi
 if [[ $SCENARIO == node_lost ]]; then
   log "the local level is lost"
@@ -107,7 +131,9 @@ if [[ -z $MOUNTED && $SCENARIO != full_global ]]; then
   LAST=$(sed -n 's/.*info: checkpoint version \([0-9]*\) .*/\1/p' run/restarted.txt | tail -n 1)
   [[ $(newest_commit run/ckpt) == "$LAST" ]] ||
     fail "the last version ($LAST) is not on the global level after ckpt_finalize"
-  if compgen -G "run/local/*/ckpt.v*" >/dev/null; then fail "the local level was left behind"; fi
+  if compgen -G "run/local/*/ckpt.v*" >/dev/null || compgen -G "run/node*/*/ckpt.v*" >/dev/null; then
+    fail "the local level was left behind"
+  fi
 fi
 if [[ -n $MOUNTED ]]; then umount "$MOUNTED" && MOUNTED=; fi
 rm -rf ref run
