@@ -2,6 +2,8 @@
 
 #include "error.hpp"
 
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace ckpt::detail {
@@ -71,6 +73,17 @@ double allreduce_max(MPI_Comm comm, double value) {
   double out = 0;
   check_mpi(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
   return out;
+}
+
+void sleeping_barrier(MPI_Comm comm, unsigned poll_us) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(MPI_Ibarrier(comm, &request), "MPI_Ibarrier");
+  int done = 0;
+  for (;;) {
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(poll_us));
+  }
 }
 
 void broadcast(MPI_Comm comm, std::string &text, int root) {

@@ -454,10 +454,13 @@ void Runtime::start_flush(std::int64_t v, std::shared_ptr<GlobalVersion> job, bo
   const LocalLevel *local = m_local.get();
   const int keeper = m_partner.empty() ? -1 : m_partner[static_cast<std::size_t>(m_rank)];
   const std::vector<int> kept_for = m_kept_for;
+  const bool background = m_flush_in_background;
   m_flush.start(
       v,
-      [job, target, comm, rank, keep, durable, v, partner, local, keeper, kept_for] {
+      [job, target, comm, rank, keep, durable, v, partner, local, keeper, kept_for, background] {
         RuntimeScope scope; // this thread's MPI calls are the runtime's own
+        // The ranks' jobs start apart (each after its own checkpoint call).
+        if (background) sleeping_barrier(comm);
         if (partner) copy_to_partner(comm, *local, v, keeper, kept_for, rank);
         if (!job) return;
         debug_kill_point("flush_start", v, rank);
