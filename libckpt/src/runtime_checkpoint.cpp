@@ -1,4 +1,4 @@
-// Runtime::checkpoint as a chain of named phases (docs/FORMAT.md, section 4):
+// Runtime::checkpoint as a chain of named phases (docs/FORMAT.md, sections 5 and 7):
 //
 //   plan_version    select the dirty blocks, decide the kind once
 //   commit_local    with a local level: every rank writes its blocks to

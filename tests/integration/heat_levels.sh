@@ -8,7 +8,9 @@
 #     that holds it (local before global),
 #   - end bit for bit like an uninterrupted run.
 #
-# usage: heat_levels.sh HEAT SCENARIO NP
+# usage: heat_levels.sh HEAT SCENARIO NP [CKPT_TOOL]
+#   With the ckpt tool, the killed run's levels are also listed and the
+#   local level verified (ckpt list / ckpt verify --level local).
 #   flush        killed in the background flush of version 3, before its data
 #                reach the global file: version 3 is on the local level
 #   flush_commit killed just after the flush committed version 3 globally:
@@ -35,6 +37,7 @@ set -euo pipefail
 HEAT=$1
 SCENARIO=$2
 NP=$3
+TOOL=${4:-}
 source "$(dirname "$0")/common.sh"
 
 GRID=(--nx 128 --ny 128)
@@ -101,6 +104,15 @@ if grep -q '^checksum ' run/killed.txt; then fail "the killed run finished anywa
 if [[ $SCENARIO == full_global ]]; then
   grep -q "checkpoint version [0-9]* could not be written to the global level" run/killed.txt ||
     fail "the failed background flush was not reported"
+fi
+if [[ -n $TOOL && ( $SCENARIO == flush || $SCENARIO == local ) ]]; then
+  "$TOOL" list run/ckpt --local-dir run/local >run/list.txt
+  sed 's/^/    | /' run/list.txt
+  grep -q "ranks $(seq -s, 0 $((NP - 1))) (own)" run/list.txt ||
+    fail "ckpt list does not show the local level"
+  "$TOOL" verify --level local --all run/ckpt --local-dir run/local >run/verify.txt ||
+    fail "ckpt verify --level local failed: $(cat run/verify.txt)"
+  log "ckpt verify --level local: $(tail -n 1 run/verify.txt)"
 fi
 if [[ $SCENARIO == node_gone ]]; then
   log "node 0's local directory is lost"
