@@ -444,10 +444,9 @@ std::vector<Target> targets_of(const SizeResult &s) {
                          bench::summarize(inc.vs_reference).median, "<=", incr_vs_ref_target});
     }
     if (inc.percent == 1.0 || inc.percent == 100.0)
-      targets.push_back({bench::format("%g%% incremental stall / (hash all + memcpy changed)",
-                                       inc.percent),
-                         bench::summarize(inc.vs_hash_pack).median, "<=",
-                         stall_vs_hash_pack_target});
+      targets.push_back(
+          {bench::format("%g%% incremental stall / (hash all + memcpy changed)", inc.percent),
+           bench::summarize(inc.vs_hash_pack).median, "<=", stall_vs_hash_pack_target});
     if (inc.percent == 0.0)
       targets.push_back({"0% incremental time / hashing the whole state",
                          bench::summarize(inc.vs_hash).median, "<=", clean_vs_hash_target});

@@ -37,8 +37,8 @@ std::string levels_text(bool global, std::int64_t version, const LocalHoldings &
   auto add = [&](const char *name, const std::map<std::int64_t, std::vector<std::int32_t>> &m) {
     const auto it = m.find(version);
     if (it == m.end()) return;
-    out += (out.empty() ? "" : " ") + std::string(name) + "(" +
-           std::to_string(it->second.size()) + ")";
+    out += (out.empty() ? "" : " ") + std::string(name) + "(" + std::to_string(it->second.size()) +
+           ")";
   };
   add("local", local.own);
   add("partner", local.partner);

@@ -74,8 +74,8 @@ VersionResult verify_local_version(const Location &location, const LocalHoldings
   const auto &held = partner ? holdings.partner : holdings.own;
   const auto it = held.find(version);
   if (it == held.end()) {
-    out.problem = "version " + std::to_string(version) + " is not " + out.state + " in " +
-                  location.local_dir;
+    out.problem =
+        "version " + std::to_string(version) + " is not " + out.state + " in " + location.local_dir;
     return out;
   }
   for (const std::int32_t rank : it->second) {
@@ -217,7 +217,8 @@ void print_json(const std::string &dir, const std::string &prefix,
 }
 
 /// Prints the results and returns the exit status (1 when any failed).
-int report(const CommandLine &cli, const Location &where, const std::vector<VersionResult> &results) {
+int report(const CommandLine &cli, const Location &where,
+           const std::vector<VersionResult> &results) {
   if (cli.json())
     print_json(where.dir, where.prefix, results);
   else

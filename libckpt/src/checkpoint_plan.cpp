@@ -27,8 +27,8 @@ std::vector<RegionSelection> select_dirty_blocks(const std::vector<Region *> &re
     s.region = r;
     s.hashes = tracking.block_hashes(*r, block_size);
     tracking.observe(*r, s.hashes);
-    s.changed = changed_blocks(s.hashes, have_parent ? r->committed_hashes
-                                                     : std::vector<std::uint64_t>{});
+    s.changed =
+        changed_blocks(s.hashes, have_parent ? r->committed_hashes : std::vector<std::uint64_t>{});
     out.push_back(std::move(s));
   }
   return out;

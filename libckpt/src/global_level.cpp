@@ -141,8 +141,8 @@ std::exception_ptr write_data(MPI_Comm comm, CheckpointFile &file, const GlobalV
 
 } // namespace
 
-GlobalVersion global_version_of(const VersionPlan &plan, std::int32_t rank, const FileHeader &header,
-                                std::uint64_t block_size) {
+GlobalVersion global_version_of(const VersionPlan &plan, std::int32_t rank,
+                                const FileHeader &header, std::uint64_t block_size) {
   GlobalVersion v;
   v.header = header;
   v.chain = plan.chain;
@@ -195,7 +195,8 @@ std::uint64_t write_global_version(MPI_Comm comm, const GlobalVersion &v, const 
     };
     const IndexRow *first = layout.mine.empty() ? nullptr : &layout.mine.front();
     keep_first(capture([&] { file.write_index(layout.all, rank == 0); }));
-    keep_first(capture([&] { file.write_u64("hashes", first ? first->hash_offset : 0, v.hashes); }));
+    keep_first(
+        capture([&] { file.write_u64("hashes", first ? first->hash_offset : 0, v.hashes); }));
     keep_first(capture(
         [&] { file.write_u64("stored_blocks", first ? first->stored_offset : 0, v.stored); }));
     keep_first(write_data(comm, file, v, first ? first->data_offset : 0, t.staging_bytes));

@@ -28,9 +28,9 @@ struct GlobalVersion {
     std::uint64_t bytes = 0;
     std::vector<std::uint64_t> blocks;
   };
-  FileHeader header;               // identical on every rank
-  std::vector<std::int64_t> chain; // base first, this version last
-  std::vector<IndexRow> rows;      // this rank's, offsets from zero
+  FileHeader header;                         // identical on every rank
+  std::vector<std::int64_t> chain;           // base first, this version last
+  std::vector<IndexRow> rows;                // this rank's, offsets from zero
   std::vector<std::uint64_t> hashes, stored; // this rank's, concatenated in row order
   SelectionTotals totals;                    // over all ranks
   std::vector<Source> sources;
@@ -38,8 +38,8 @@ struct GlobalVersion {
 };
 
 /// Builds the global version of `plan` (the application's memory as source).
-GlobalVersion global_version_of(const VersionPlan &plan, std::int32_t rank, const FileHeader &header,
-                                std::uint64_t block_size);
+GlobalVersion global_version_of(const VersionPlan &plan, std::int32_t rank,
+                                const FileHeader &header, std::uint64_t block_size);
 
 struct GlobalTarget {
   std::string dir, prefix;

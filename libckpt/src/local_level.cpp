@@ -60,8 +60,8 @@ bool parse_local_name(const std::string &prefix, const std::string &name, std::i
   char rest[32] = {};
   if (std::sscanf(name.c_str() + prefix.size(), ".v%9lld.r%6d.%31s%n", &v, &r, rest, &used) != 3)
     return false;
-  if (prefix.size() + static_cast<std::size_t>(used) != name.size() || v < 1 ||
-      v > k_max_version || r < 0)
+  if (prefix.size() + static_cast<std::size_t>(used) != name.size() || v < 1 || v > k_max_version ||
+      r < 0)
     return false;
   version = v;
   rank = r;
@@ -139,8 +139,7 @@ std::string LocalVersion::serialize() const {
 }
 
 LocalVersion LocalVersion::parse(const std::string &bytes, const std::string &origin) {
-  if (bytes.size() < 8 ||
-      [&] {
+  if (bytes.size() < 8 || [&] {
         std::uint64_t sum = 0;
         std::memcpy(&sum, bytes.data() + bytes.size() - 8, 8);
         return sum != hash_bytes(bytes.data(), bytes.size() - 8);
@@ -228,8 +227,9 @@ std::uint64_t LocalLevel::write_data(const VersionPlan &plan, std::uint64_t bs) 
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode))
-      throw IoError(CKPT_ERR_IO, "cannot create " + path + ": the name is taken by something "
-                                                           "that is not a regular file");
+      throw IoError(CKPT_ERR_IO, "cannot create " + path +
+                                     ": the name is taken by something "
+                                     "that is not a regular file");
     remove_file(path);
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

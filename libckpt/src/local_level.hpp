@@ -113,9 +113,8 @@ public:
   void clear() const;
 
 private:
-  [[nodiscard]] std::map<std::int64_t, LocalVersion> scan_files(std::int32_t owner,
-                                                                const std::string &kind,
-                                                                std::vector<std::string> &problems) const;
+  [[nodiscard]] std::map<std::int64_t, LocalVersion>
+  scan_files(std::int32_t owner, const std::string &kind, std::vector<std::string> &problems) const;
   void remove_files(std::int32_t owner, const std::string &kind,
                     const std::vector<std::int64_t> &keep, bool any_owner) const;
 

@@ -25,9 +25,9 @@ public:
   }
   void wait_all() {
     if (m_requests.empty()) return;
-    check_mpi(MPI_Waitall(static_cast<int>(m_requests.size()), m_requests.data(),
-                          MPI_STATUSES_IGNORE),
-              "MPI_Waitall");
+    check_mpi(
+        MPI_Waitall(static_cast<int>(m_requests.size()), m_requests.data(), MPI_STATUSES_IGNORE),
+        "MPI_Waitall");
     m_requests.clear();
   }
 

@@ -20,7 +20,7 @@ namespace ckpt::detail {
 
 struct OutgoingCopy {
   int dest = 0;
-  std::string record;                 // the local commit record's bytes
+  std::string record;                  // the local commit record's bytes
   const unsigned char *data = nullptr; // the data file's bytes
   std::uint64_t bytes = 0;
 };

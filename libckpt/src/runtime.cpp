@@ -93,7 +93,8 @@ Runtime::Runtime(MPI_Comm comm, Config config) : m_config(std::move(config)) {
     const auto scanned =
         LocalLevel(m_local_dir, m_config.prefix(), m_rank, m_size, false).scan(problems);
     if (!scanned.empty()) m_local_newest = scanned.rbegin()->first;
-    next = std::max(next, allreduce_max(m_comm.get(), static_cast<std::uint64_t>(m_local_newest)) + 1);
+    next =
+        std::max(next, allreduce_max(m_comm.get(), static_cast<std::uint64_t>(m_local_newest)) + 1);
   } else {
     (void)allreduce_max(m_comm.get(), std::uint64_t{0});
   }

@@ -83,14 +83,13 @@ private:
   void commit_global_now(const VersionPlan &plan);
   void commit_local(const VersionPlan &plan);
   void schedule_flush(const VersionPlan &plan, bool force);
-  void start_flush(std::int64_t version, std::shared_ptr<GlobalVersion> global,
-                   bool partner_copy);
+  void start_flush(std::int64_t version, std::shared_ptr<GlobalVersion> global, bool partner_copy);
   void choose_partners();
   void collect_flush(bool wait);
   void flush_newest_from_local();
   void retain_local(const std::vector<std::int64_t> &chain) noexcept;
   void report(const CheckpointStats &stats, double local_seconds) noexcept;
-  [[nodiscard]] FileHeader file_header(const VersionPlan &plan) ;
+  [[nodiscard]] FileHeader file_header(const VersionPlan &plan);
 
   void end_restart() noexcept;
   void append_stats_line(const CheckpointStats &stats) noexcept;
@@ -134,10 +133,10 @@ private:
   BackgroundFlush m_flush;
   std::vector<std::int32_t> m_partner; // keeper of each rank's copy (-1: no partner level)
   std::vector<int> m_kept_for;         // ranks whose copies this rank keeps
-  int m_since_flush = 0;                  // checkpoints since the last flush
-  std::int64_t m_newest = 0;              // newest committed version (any level)
-  std::int64_t m_newest_flushed = 0;      // newest version given to a flush
-  std::int64_t m_global_committed = 0;    // newest version committed globally
+  int m_since_flush = 0;               // checkpoints since the last flush
+  std::int64_t m_newest = 0;           // newest committed version (any level)
+  std::int64_t m_newest_flushed = 0;   // newest version given to a flush
+  std::int64_t m_global_committed = 0; // newest version committed globally
   struct FlushFailure {
     ckpt_status status = CKPT_ERR_IO;
     std::string what;

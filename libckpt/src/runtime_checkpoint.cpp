@@ -148,8 +148,8 @@ VersionPlan Runtime::plan_version(std::int64_t version, std::int64_t step) {
   std::vector<RegionSelection> selection;
   agree(m_comm.get(), capture([&] {
           debug_fail_point("checkpoint_hash", m_rank);
-          selection = select_dirty_blocks(regions_in_order(), m_tracking, bs,
-                                          m_chain.parent.has_value());
+          selection =
+              select_dirty_blocks(regions_in_order(), m_tracking, bs, m_chain.parent.has_value());
         }));
   const SelectionTotals mine = count_selection(selection, bs);
   std::uint64_t local[4] = {mine.state_bytes, mine.changed_bytes, mine.blocks, mine.changed_blocks};
@@ -222,10 +222,9 @@ void Runtime::choose_levels() {
   if (m_rank == 0)
     log_info("checkpoints go to the local level " + dir + " and every " +
              std::to_string(m_config.flush_every()) + " checkpoint(s) to " + m_dir +
-             (m_flush_in_background
-                  ? " in the background"
-                  : " inside the checkpoint call (MPI was initialised without "
-                    "MPI_THREAD_MULTIPLE, which a background flush needs)"));
+             (m_flush_in_background ? " in the background"
+                                    : " inside the checkpoint call (MPI was initialised without "
+                                      "MPI_THREAD_MULTIPLE, which a background flush needs)"));
 }
 
 // The partner level: the node of every rank (config node_id, else the host
@@ -301,8 +300,7 @@ void Runtime::commit_local(const VersionPlan &plan) {
 
 // 3b. Without a local level: the global level, now.
 void Runtime::commit_global_now(const VersionPlan &plan) {
-  const GlobalVersion v =
-      global_version_of(plan, m_rank, file_header(plan), m_config.block_size());
+  const GlobalVersion v = global_version_of(plan, m_rank, file_header(plan), m_config.block_size());
   const GlobalTarget target{m_dir, m_config.prefix(), m_config.fsync(), m_config.staging_bytes()};
   write_global_version(m_comm.get(), v, target);
   m_global_committed = plan.version;
@@ -342,10 +340,10 @@ void Runtime::schedule_flush(const VersionPlan &plan, bool force) {
   }
   // The global level's own chain: the same blocks as the local level when
   // it extends the same parent, else the blocks changed since its parent.
-  const bool same = plan.base || (m_global_chain.parent && m_global_chain.chain.size() + 1 ==
-                                                               plan.chain.size() &&
-                                  std::equal(m_global_chain.chain.begin(),
-                                             m_global_chain.chain.end(), plan.chain.begin()));
+  const bool same =
+      plan.base ||
+      (m_global_chain.parent && m_global_chain.chain.size() + 1 == plan.chain.size() &&
+       std::equal(m_global_chain.chain.begin(), m_global_chain.chain.end(), plan.chain.begin()));
   GlobalVersion gv;
   if (same) {
     // The local file holds exactly these blocks: it is the snapshot.
@@ -372,8 +370,8 @@ void Runtime::schedule_flush(const VersionPlan &plan, bool force) {
     check_mpi(MPI_Allreduce(local, sum, 4, MPI_UINT64_T, MPI_SUM, m_comm.get()), "MPI_Allreduce");
     const SelectionTotals totals{sum[0], sum[1], sum[2], sum[3]};
     const bool base = decide_base(m_global_chain, m_config.base_every(), totals);
-    const VersionPlan global =
-        make_version_plan(plan.version, plan.step, m_global_chain, base, std::move(regions), totals);
+    const VersionPlan global = make_version_plan(plan.version, plan.step, m_global_chain, base,
+                                                 std::move(regions), totals);
     gv = global_version_of(global, m_rank, file_header(global), bs);
     // Copy-on-write by copy: the blocks are copied now, so that the
     // application may write its regions while the flush runs.
@@ -433,8 +431,8 @@ void copy_to_partner(MPI_Comm comm, const LocalLevel &local, std::int64_t versio
   debug_kill_point("partner_copy", version, rank);
   for (const IncomingCopy &c : in) {
     try {
-      const LocalVersion v = LocalVersion::parse(c.record, "partner copy from rank " +
-                                                              std::to_string(c.source));
+      const LocalVersion v =
+          LocalVersion::parse(c.record, "partner copy from rank " + std::to_string(c.source));
       local.store_copy(c.source, v.record.version, c.record, c.data.data(), c.data.size(), false);
       local.retain_partner(c.source, v.record.chain);
     } catch (const std::exception &e) {
@@ -523,18 +521,17 @@ void Runtime::report(const CheckpointStats &stats, double local_seconds) noexcep
   const std::string kind =
       stats.base ? "base" : "delta of base " + std::to_string(stats.base_version);
   char line[512];
-  std::snprintf(line, sizeof line,
-                "checkpoint version %lld (%s, step %lld): %s of %s written, %.1f%% of blocks "
-                "dirty, %.3f s, %s/s%s",
-                static_cast<long long>(stats.version), kind.c_str(),
-                static_cast<long long>(stats.step),
-                human_bytes(double(stats.written_bytes)).c_str(),
-                human_bytes(double(stats.state_bytes)).c_str(), ratio, stats.seconds,
-                human_bytes(stats.seconds > 0 ? double(stats.written_bytes) / stats.seconds : 0)
-                    .c_str(),
-                stats.levels == CKPT_LEVEL_LOCAL ? " (local level; global level in the background)"
-                : stats.levels == (CKPT_LEVEL_LOCAL | CKPT_LEVEL_GLOBAL) ? " (local and global levels)"
-                                                                       : "");
+  std::snprintf(
+      line, sizeof line,
+      "checkpoint version %lld (%s, step %lld): %s of %s written, %.1f%% of blocks "
+      "dirty, %.3f s, %s/s%s",
+      static_cast<long long>(stats.version), kind.c_str(), static_cast<long long>(stats.step),
+      human_bytes(double(stats.written_bytes)).c_str(),
+      human_bytes(double(stats.state_bytes)).c_str(), ratio, stats.seconds,
+      human_bytes(stats.seconds > 0 ? double(stats.written_bytes) / stats.seconds : 0).c_str(),
+      stats.levels == CKPT_LEVEL_LOCAL ? " (local level; global level in the background)"
+      : stats.levels == (CKPT_LEVEL_LOCAL | CKPT_LEVEL_GLOBAL) ? " (local and global levels)"
+                                                               : "");
   log_info(line);
   (void)local_seconds;
   append_stats_line(stats);

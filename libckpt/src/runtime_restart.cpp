@@ -243,7 +243,8 @@ std::vector<RestartCandidate> Runtime::restart_candidates(std::optional<Catalog>
 /// The partner level: each rank whose own files are gone gets its chain of
 /// `version` from the rank that keeps its copy and stores it as its own
 /// local files; then every rank restores from its local level.
-void Runtime::rebuild_from_partners(std::int64_t version, const std::vector<std::int64_t> &holders) {
+void Runtime::rebuild_from_partners(std::int64_t version,
+                                    const std::vector<std::int64_t> &holders) {
   const MPI_Comm comm = m_comm.get();
   std::vector<OutgoingCopy> out;
   std::vector<std::unique_ptr<MappedFile>> mapped;
@@ -280,8 +281,8 @@ void Runtime::rebuild_from_partners(std::int64_t version, const std::vector<std:
           if (in.empty()) return;
           LocalLevel level(m_local_dir, m_config.prefix(), m_rank, m_size, m_config.fsync());
           for (const IncomingCopy &c : in) {
-            const LocalVersion v = LocalVersion::parse(c.record, "partner copy from rank " +
-                                                                    std::to_string(c.source));
+            const LocalVersion v =
+                LocalVersion::parse(c.record, "partner copy from rank " + std::to_string(c.source));
             level.store_copy(m_rank, v.record.version, c.record, c.data.data(), c.data.size(),
                              true);
           }
@@ -320,8 +321,8 @@ CheckpointId Runtime::restart() {
       if (m_rank == 0)
         log_error("checkpoint version " + std::to_string(v) + " cannot be restored from the " +
                   level_name(c.level) + " level, trying the next candidate: " + e.what());
-      reasons += "\n  version " + std::to_string(v) + " (" + level_name(c.level) +
-                 " level): " + e.what();
+      reasons +=
+          "\n  version " + std::to_string(v) + " (" + level_name(c.level) + " level): " + e.what();
     }
   }
   throw Error(CKPT_ERR_CORRUPT, "no valid checkpoint in " + m_dir + ":" + reasons);
@@ -453,19 +454,18 @@ CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const R
   check_mpi(MPI_Allreduce(local, worst, 4, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
   if (m_rank == 0) {
     char line[768];
-    std::snprintf(line, sizeof line,
-                  "restart from checkpoint version %lld (step %lld, %s, chain of %zu file(s), "
-                  "%s level): "
-                  "%s restored%s, %.3f s, %s/s; read %s in %llu request(s) from %zu file(s); "
-                  "metadata %.3f s, open %.3f s, data %.3f s (verify %.3f s, overlapped)",
-                  static_cast<long long>(id.version), static_cast<long long>(id.step),
-                  base ? "base" : "delta", nfiles, level_name(level),
-                  human_bytes(double(totals[0])).c_str(),
-                  m_config.verify() ? " and verified" : ", not verified (verify = false)", seconds,
-                  human_bytes(seconds > 0 ? double(totals[0]) / seconds : 0.0).c_str(),
-                  human_bytes(double(totals[1])).c_str(),
-                  static_cast<unsigned long long>(totals[2]), nfiles, worst[1], worst[0], worst[2],
-                  worst[3]);
+    std::snprintf(
+        line, sizeof line,
+        "restart from checkpoint version %lld (step %lld, %s, chain of %zu file(s), "
+        "%s level): "
+        "%s restored%s, %.3f s, %s/s; read %s in %llu request(s) from %zu file(s); "
+        "metadata %.3f s, open %.3f s, data %.3f s (verify %.3f s, overlapped)",
+        static_cast<long long>(id.version), static_cast<long long>(id.step),
+        base ? "base" : "delta", nfiles, level_name(level), human_bytes(double(totals[0])).c_str(),
+        m_config.verify() ? " and verified" : ", not verified (verify = false)", seconds,
+        human_bytes(seconds > 0 ? double(totals[0]) / seconds : 0.0).c_str(),
+        human_bytes(double(totals[1])).c_str(), static_cast<unsigned long long>(totals[2]), nfiles,
+        worst[1], worst[0], worst[2], worst[3]);
     log_info(line);
   }
   // 6. Participants, collectively.

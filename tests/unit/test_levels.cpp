@@ -169,8 +169,8 @@ TEST_F(LocalLevelTest, APartnerCopyIsKeptApartAndRebuildsTheOwnersFiles) {
   LocalLevel keeper(dir + "/node1", "ckpt", 0, 2, false);
   const std::string record = read_file(owner.commit_path(7));
   const std::string data = read_file(owner.data_path(7), 1u << 20);
-  keeper.store_copy(1, 7, record, reinterpret_cast<const unsigned char *>(data.data()),
-                    data.size(), false);
+  keeper.store_copy(1, 7, record, reinterpret_cast<const unsigned char *>(data.data()), data.size(),
+                    false);
   std::vector<std::string> problems;
   EXPECT_TRUE(keeper.scan(problems).empty()); // not the keeper's own
   const auto held = keeper.scan_partner_copies(problems);
