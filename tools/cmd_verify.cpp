@@ -254,6 +254,7 @@ int verify_local(const CommandLine &cli, const Location &location, bool partner)
                        " level in " + (location.local_dir.empty() ? "(none)" : location.local_dir));
   const std::size_t max_reported = cli.get<std::size_t>("max-report");
   std::vector<VersionResult> results;
+  results.reserve(versions.size());
   for (std::int64_t v : versions)
     results.push_back(verify_local_version(location, holdings, partner, v, max_reported));
   return report(cli, Location{location.local_dir, location.prefix, location.local_dir}, results);

@@ -338,7 +338,7 @@ LocalLevel::scan_files(std::int32_t owner, const std::string &kind,
                           std::to_string(v.meta.file_bytes));
       out.emplace(version, std::move(v));
     } catch (const Error &e) {
-      problems.push_back(e.what());
+      problems.emplace_back(e.what());
     }
   }
   return out;

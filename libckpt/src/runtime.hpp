@@ -83,7 +83,8 @@ private:
   void commit_global_now(const VersionPlan &plan);
   void commit_local(const VersionPlan &plan);
   void schedule_flush(const VersionPlan &plan, bool force);
-  void start_flush(std::int64_t version, std::shared_ptr<GlobalVersion> global, bool partner_copy);
+  void start_flush(std::int64_t version, const std::shared_ptr<GlobalVersion> &global,
+                   bool partner_copy);
   void choose_partners();
   void collect_flush(bool wait);
   void flush_newest_from_local();

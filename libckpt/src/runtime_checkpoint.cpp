@@ -243,6 +243,7 @@ void Runtime::choose_partners() {
                           static_cast<int>(k_name), MPI_CHAR, m_comm.get()),
             "MPI_Allgather");
   std::vector<std::string> nodes;
+  nodes.reserve(static_cast<std::size_t>(m_size));
   for (int r = 0; r < m_size; ++r)
     nodes.emplace_back(all.c_str() + static_cast<std::size_t>(r) * k_name);
   m_partner = partner_ranks(nodes);
@@ -444,7 +445,7 @@ void copy_to_partner(MPI_Comm comm, const LocalLevel &local, std::int64_t versio
 
 } // namespace
 
-void Runtime::start_flush(std::int64_t v, std::shared_ptr<GlobalVersion> job, bool partner) {
+void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &job, bool partner) {
   const GlobalTarget target{m_dir, m_config.prefix(), m_config.fsync(), m_config.staging_bytes()};
   const MPI_Comm comm = m_flush_in_background ? m_flush_comm.get() : m_comm.get();
   const int rank = m_rank, keep = m_config.keep();
