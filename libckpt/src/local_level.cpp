@@ -433,13 +433,16 @@ void LocalLevel::remove_files(std::int32_t owner, const std::string &kind,
                               const std::vector<std::int64_t> &keep, bool any_owner) const {
   if (!is_directory(m_dir)) return;
   const std::set<std::int64_t> kept(keep.begin(), keep.end());
+  // A version newer than those kept is being written (the background job
+  // retains while the next checkpoint runs): never removed here.
+  const std::int64_t newest_kept = kept.empty() ? k_max_version : *kept.rbegin();
   for (const bool records : {true, false})
     for (const std::string &name : list_directory(m_dir)) {
       std::int64_t version = 0;
       std::int32_t rank = 0;
       std::string suffix;
       if (!parse_local_name(m_prefix, name, version, rank, suffix) ||
-          (!any_owner && rank != owner) || kept.count(version))
+          (!any_owner && rank != owner) || kept.count(version) || version > newest_kept)
         continue;
       const bool partner = suffix.compare(0, 8, "partner.") == 0;
       if (partner != !kind.empty()) continue;

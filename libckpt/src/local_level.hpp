@@ -99,7 +99,7 @@ public:
   /// local level from its partner's copy).
   void store_copy(std::int32_t owner, std::int64_t version, const std::string &record,
                   const unsigned char *data, std::uint64_t bytes, bool as_own) const;
-  /// Keeps, of `owner`'s partner copies, the versions in `keep` only.
+  /// The same for `owner`'s partner copies.
   void retain_partner(std::int32_t owner, const std::vector<std::int64_t> &keep) const;
   /// The versions of `scanned` whose whole chain is in `scanned`.
   static std::vector<std::int64_t> restorable(const std::map<std::int64_t, LocalVersion> &scanned);
@@ -107,7 +107,8 @@ public:
   static RankChain chain_of(const std::map<std::int64_t, LocalVersion> &scanned,
                             std::int64_t version);
 
-  /// Removes this rank's files of every version not in `keep`.
+  /// Removes this rank's files of every version older than the newest of
+  /// `keep` and not in it (everything when `keep` is empty).
   void retain(const std::vector<std::int64_t> &keep) const;
   /// Removes this rank's files of every version and its partner copies.
   void clear() const;

@@ -82,9 +82,9 @@ private:
   void choose_levels();
   void commit_global_now(const VersionPlan &plan);
   void commit_local(const VersionPlan &plan);
-  void schedule_flush(const VersionPlan &plan, bool force);
+  bool schedule_flush(const VersionPlan &plan, bool force);
   void start_flush(std::int64_t version, const std::shared_ptr<GlobalVersion> &global,
-                   bool partner_copy);
+                   bool partner_copy, const std::vector<std::int64_t> &retain);
   void choose_partners();
   void collect_flush(bool wait);
   void flush_newest_from_local();

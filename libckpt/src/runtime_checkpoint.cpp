@@ -101,8 +101,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   m_newest = version;
   const bool exiting = m_signal_requested && m_config.exit_on_signal();
   if (m_local) {
-    schedule_flush(plan, exiting);
-    retain_local(plan.chain);
+    if (!schedule_flush(plan, exiting)) retain_local(plan.chain);   // else the job does
     if (m_global_committed == version) levels |= CKPT_LEVEL_GLOBAL; // flushed in the call
   }
   // The new version is the baseline of the next delta.
@@ -320,7 +319,7 @@ void Runtime::commit_global_now(const VersionPlan &plan) {
 
 // 4. Every flush_every checkpoints (and before an exit on signal): the
 //    global level, from a snapshot of what this checkpoint captured.
-void Runtime::schedule_flush(const VersionPlan &plan, bool force) {
+bool Runtime::schedule_flush(const VersionPlan &plan, bool force) {
   const std::uint64_t bs = m_config.block_size();
   for (std::size_t i = 0; i < plan.regions.size(); ++i) {
     std::vector<bool> &dirty = m_global_dirty[plan.regions[i].region->id];
@@ -331,13 +330,13 @@ void Runtime::schedule_flush(const VersionPlan &plan, bool force) {
   }
   const bool partner = !m_kept_for.empty() || m_partner[static_cast<std::size_t>(m_rank)] >= 0;
   const bool flush_due = force || ++m_since_flush >= m_config.flush_every();
-  if (!flush_due && !partner) return;
+  if (!flush_due && !partner) return false;
   // Policy: one flush at a time; a flush still running is waited for here
   // (never skipped), after this version's local level committed.
   collect_flush(true);
   if (!flush_due) {
-    start_flush(plan.version, nullptr, partner);
-    return;
+    start_flush(plan.version, nullptr, partner, plan.chain);
+    return true;
   }
   // The global level's own chain: the same blocks as the local level when
   // it extends the same parent, else the blocks changed since its parent.
@@ -400,7 +399,8 @@ void Runtime::schedule_flush(const VersionPlan &plan, bool force) {
     dirty.assign(dirty.size(), false);
   m_since_flush = 0;
   m_newest_flushed = plan.version;
-  start_flush(plan.version, std::make_shared<GlobalVersion>(std::move(gv)), partner);
+  start_flush(plan.version, std::make_shared<GlobalVersion>(std::move(gv)), partner, plan.chain);
+  return true;
 }
 
 namespace {
@@ -445,7 +445,8 @@ void copy_to_partner(MPI_Comm comm, const LocalLevel &local, std::int64_t versio
 
 } // namespace
 
-void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &job, bool partner) {
+void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &job, bool partner,
+                          const std::vector<std::int64_t> &retain) {
   const GlobalTarget target{m_dir, m_config.prefix(), m_config.fsync(), m_config.staging_bytes()};
   const MPI_Comm comm = m_flush_in_background ? m_flush_comm.get() : m_comm.get();
   const int rank = m_rank, keep = m_config.keep();
@@ -456,11 +457,21 @@ void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &
   const bool background = m_flush_in_background;
   m_flush.start(
       v,
-      [job, target, comm, rank, keep, durable, v, partner, local, keeper, kept_for, background] {
+      [job, target, comm, rank, keep, durable, v, partner, local, keeper, kept_for, background,
+       retain] {
         RuntimeScope scope; // this thread's MPI calls are the runtime's own
         // The ranks' jobs start apart (each after its own checkpoint call).
         if (background) sleeping_barrier(comm);
         if (partner) copy_to_partner(comm, *local, v, keeper, kept_for, rank);
+        // The local level keeps the chain of this version (freeing the
+        // memory of older ones costs time the application need not wait for).
+        if (!retain.empty()) {
+          try {
+            local->retain(retain);
+          } catch (const std::exception &e) {
+            log_warn(std::string("could not remove old local checkpoints: ") + e.what());
+          }
+        }
         if (!job) return;
         debug_kill_point("flush_start", v, rank);
         write_global_version(comm, *job, target);
@@ -610,7 +621,7 @@ void Runtime::flush_newest_from_local() {
     dirty.assign(dirty.size(), false);
   m_since_flush = 0;
   m_newest_flushed = m_newest;
-  start_flush(m_newest, std::make_shared<GlobalVersion>(std::move(gv)), false);
+  start_flush(m_newest, std::make_shared<GlobalVersion>(std::move(gv)), false, {});
 }
 
 } // namespace ckpt::detail
