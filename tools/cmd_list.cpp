@@ -45,6 +45,16 @@ std::string levels_text(bool global, std::int64_t version, const LocalHoldings &
   return out.empty() ? "-" : out;
 }
 
+/// The versions this node's local level holds (own files or partner copies).
+std::set<std::int64_t> local_versions(const LocalHoldings &local) {
+  std::set<std::int64_t> out;
+  for (const auto &[v, ranks] : local.own)
+    out.insert(v);
+  for (const auto &[v, ranks] : local.partner)
+    out.insert(v);
+  return out;
+}
+
 void print_json(const detail::Catalog &catalog, const std::vector<Listed> &listed,
                 const Location &location, const LocalHoldings &local) {
   JsonWriter json(std::cout);
@@ -99,12 +109,7 @@ void print_json(const detail::Catalog &catalog, const std::vector<Listed> &liste
   json.field("local_dir", location.local_dir);
   json.key("local_level");
   json.begin_array();
-  std::set<std::int64_t> local_versions;
-  for (const auto &[v, ranks] : local.own)
-    local_versions.insert(v);
-  for (const auto &[v, ranks] : local.partner)
-    local_versions.insert(v);
-  for (std::int64_t v : local_versions) {
+  for (std::int64_t v : local_versions(local)) {
     json.begin_object();
     json.field("version", v);
     json.key("ranks");
@@ -176,12 +181,7 @@ void print_text(const detail::Catalog &catalog, const std::vector<Listed> &liste
   if (!local.own.empty() || !local.partner.empty()) {
     std::cout << "\nlocal level on this node (" << location.local_dir
               << "), whole chains per version:\n";
-    std::set<std::int64_t> versions;
-    for (const auto &[v, ranks] : local.own)
-      versions.insert(v);
-    for (const auto &[v, ranks] : local.partner)
-      versions.insert(v);
-    for (std::int64_t v : versions) {
+    for (std::int64_t v : local_versions(local)) {
       std::cout << "  version " << v << ":";
       if (local.own.count(v)) std::cout << " ranks " << ranks_text(local.own.at(v)) << " (own)";
       if (local.partner.count(v))

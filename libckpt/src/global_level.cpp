@@ -88,19 +88,12 @@ SharedLayout lay_out(MPI_Comm comm, int rank, std::vector<IndexRow> mine) {
     row.data_offset += before[3];
   }
   out.sizes = FileSizes{total[0], total[1], total[2], total[3]};
-  const int nranks = comm_size(comm);
-  const int n = static_cast<int>(mine.size() * sizeof(IndexRow));
-  std::vector<int> counts(rank == 0 ? static_cast<std::size_t>(nranks) : 0), displs;
-  check_mpi(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
-  int all_bytes = 0;
-  for (int c : counts) {
-    displs.push_back(all_bytes);
-    all_bytes += c;
+  for (const std::string &rows :
+       gather_at_root(comm, mine.data(), mine.size() * sizeof(IndexRow))) {
+    const std::size_t first = out.all.size();
+    out.all.resize(first + rows.size() / sizeof(IndexRow));
+    if (!rows.empty()) std::memcpy(out.all.data() + first, rows.data(), rows.size());
   }
-  if (rank == 0) out.all.resize(static_cast<std::size_t>(all_bytes) / sizeof(IndexRow));
-  check_mpi(MPI_Gatherv(mine.data(), n, MPI_BYTE, out.all.data(), counts.data(), displs.data(),
-                        MPI_BYTE, 0, comm),
-            "MPI_Gatherv");
   out.mine = std::move(mine);
   return out;
 }

@@ -51,6 +51,31 @@ void write_all(int fd, std::vector<struct iovec> iov, std::uint64_t offset,
   }
 }
 
+/// Writes `iov` to a new file `path` (a regular file of that name, the
+/// leftover of an attempt that did not commit, is replaced; O_EXCL |
+/// O_NOFOLLOW: never through a link), synced when `durable`. On failure
+/// the file is removed.
+void write_new_file(const std::string &path, std::vector<struct iovec> iov, bool durable) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode))
+      throw IoError(CKPT_ERR_IO, "cannot create " + path +
+                                     ": the name is taken by something that is not a regular file");
+    remove_file(path);
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw_errno(errno, "cannot create local checkpoint file " + path);
+  try {
+    write_all(fd, std::move(iov), 0, path);
+    if (durable && ::fdatasync(fd) != 0) throw_errno(errno, "cannot sync " + path);
+  } catch (...) {
+    ::close(fd);
+    remove_file(path);
+    throw;
+  }
+  if (::close(fd) != 0) throw_errno(errno, "cannot close " + path);
+}
+
 /// "<stem>.data" / "<stem>.commit" of this prefix: the version and rank.
 bool parse_local_name(const std::string &prefix, const std::string &name, std::int64_t &version,
                       std::int32_t &rank, std::string &suffix) {
@@ -221,40 +246,19 @@ std::string LocalLevel::commit_path(std::int64_t version) const {
 }
 
 std::uint64_t LocalLevel::write_data(const VersionPlan &plan, std::uint64_t bs) {
-  const std::string path = data_path(plan.version);
-  // A regular file of that name is the leftover of an attempt that did not
-  // commit; O_EXCL | O_NOFOLLOW: never through a link.
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISREG(st.st_mode))
-      throw IoError(CKPT_ERR_IO, "cannot create " + path +
-                                     ": the name is taken by something "
-                                     "that is not a regular file");
-    remove_file(path);
-  }
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) throw_errno(errno, "cannot create local checkpoint file " + path);
+  std::vector<struct iovec> iov;
   std::uint64_t bytes = 0;
-  try {
-    std::vector<struct iovec> iov;
-    for (std::size_t i = 0; i < plan.regions.size(); ++i) {
-      auto *data = static_cast<unsigned char *>(plan.regions[i].region->data);
-      const std::uint64_t region_bytes = plan.regions[i].region->bytes();
-      for (const BlockRun &run : block_runs(plan.stored[i])) {
-        const std::uint64_t at = run.first * bs;
-        const std::uint64_t n = std::min(region_bytes - at, run.count * bs);
-        iov.push_back(iovec{data + at, n});
-        bytes += n;
-      }
+  for (std::size_t i = 0; i < plan.regions.size(); ++i) {
+    auto *data = static_cast<unsigned char *>(plan.regions[i].region->data);
+    const std::uint64_t region_bytes = plan.regions[i].region->bytes();
+    for (const BlockRun &run : block_runs(plan.stored[i])) {
+      const std::uint64_t at = run.first * bs;
+      const std::uint64_t n = std::min(region_bytes - at, run.count * bs);
+      iov.push_back(iovec{data + at, n});
+      bytes += n;
     }
-    write_all(fd, std::move(iov), 0, path);
-    if (m_fsync && ::fdatasync(fd) != 0) throw_errno(errno, "cannot sync " + path);
-  } catch (...) {
-    ::close(fd);
-    remove_file(path);
-    throw;
   }
-  if (::close(fd) != 0) throw_errno(errno, "cannot close " + path);
+  write_new_file(data_path(plan.version), std::move(iov), m_fsync);
   return bytes;
 }
 
@@ -353,31 +357,15 @@ std::string LocalLevel::partner_commit_path(std::int32_t owner, std::int64_t ver
 
 void LocalLevel::store_copy(std::int32_t owner, std::int64_t version, const std::string &record,
                             const unsigned char *data, std::uint64_t bytes, bool as_own) const {
-  const std::string data_path_ = as_own ? data_path(version) : partner_data_path(owner, version);
-  const std::string commit_path_ =
+  const std::string data_file = as_own ? data_path(version) : partner_data_path(owner, version);
+  const std::string record_file =
       as_own ? commit_path(version) : partner_commit_path(owner, version);
-  LocalVersion::parse(record, commit_path_); // never store what does not parse
+  LocalVersion::parse(record, record_file); // never store what does not parse
   make_directories(m_dir);
-  struct stat st {};
-  if (::lstat(data_path_.c_str(), &st) == 0) {
-    if (!S_ISREG(st.st_mode))
-      throw IoError(CKPT_ERR_IO, "cannot create " + data_path_ +
-                                     ": the name is taken by something that is not a regular file");
-    remove_file(data_path_);
-  }
-  const int fd =
-      ::open(data_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) throw_errno(errno, "cannot create " + data_path_);
-  try {
-    if (bytes > 0) write_all(fd, {iovec{const_cast<unsigned char *>(data), bytes}}, 0, data_path_);
-    if (m_fsync && ::fdatasync(fd) != 0) throw_errno(errno, "cannot sync " + data_path_);
-  } catch (...) {
-    ::close(fd);
-    remove_file(data_path_);
-    throw;
-  }
-  if (::close(fd) != 0) throw_errno(errno, "cannot close " + data_path_);
-  write_file_atomic(commit_path_, record, m_fsync);
+  std::vector<struct iovec> iov;
+  if (bytes > 0) iov.push_back(iovec{const_cast<unsigned char *>(data), bytes});
+  write_new_file(data_file, std::move(iov), m_fsync);
+  write_file_atomic(record_file, record, m_fsync);
 }
 
 std::vector<std::int64_t>

@@ -52,6 +52,14 @@ std::string error_text(const std::exception_ptr &e) {
   }
 }
 
+/// The totals of every rank (the kind is decided from them, alike everywhere).
+SelectionTotals sum_over_ranks(MPI_Comm comm, const SelectionTotals &mine) {
+  std::uint64_t local[4] = {mine.state_bytes, mine.changed_bytes, mine.blocks, mine.changed_blocks};
+  std::uint64_t sum[4];
+  check_mpi(MPI_Allreduce(local, sum, 4, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  return SelectionTotals{sum[0], sum[1], sum[2], sum[3]};
+}
+
 ckpt_status error_status(const std::exception_ptr &e) {
   try {
     std::rethrow_exception(e);
@@ -150,11 +158,7 @@ VersionPlan Runtime::plan_version(std::int64_t version, std::int64_t step) {
           selection =
               select_dirty_blocks(regions_in_order(), m_tracking, bs, m_chain.parent.has_value());
         }));
-  const SelectionTotals mine = count_selection(selection, bs);
-  std::uint64_t local[4] = {mine.state_bytes, mine.changed_bytes, mine.blocks, mine.changed_blocks};
-  std::uint64_t sum[4];
-  check_mpi(MPI_Allreduce(local, sum, 4, MPI_UINT64_T, MPI_SUM, m_comm.get()), "MPI_Allreduce");
-  const SelectionTotals totals{sum[0], sum[1], sum[2], sum[3]};
+  const SelectionTotals totals = sum_over_ranks(m_comm.get(), count_selection(selection, bs));
   const bool base = decide_base(m_chain, m_config.base_every(), totals);
   return make_version_plan(version, step, m_chain, base, std::move(selection), totals);
 }
@@ -363,12 +367,7 @@ bool Runtime::schedule_flush(const VersionPlan &plan, bool force) {
         if (dirty[b]) g.changed.push_back(b);
       regions.push_back(std::move(g));
     }
-    const SelectionTotals mine = count_selection(regions, bs);
-    std::uint64_t local[4] = {mine.state_bytes, mine.changed_bytes, mine.blocks,
-                              mine.changed_blocks};
-    std::uint64_t sum[4];
-    check_mpi(MPI_Allreduce(local, sum, 4, MPI_UINT64_T, MPI_SUM, m_comm.get()), "MPI_Allreduce");
-    const SelectionTotals totals{sum[0], sum[1], sum[2], sum[3]};
+    const SelectionTotals totals = sum_over_ranks(m_comm.get(), count_selection(regions, bs));
     const bool base = decide_base(m_global_chain, m_config.base_every(), totals);
     const VersionPlan global = make_version_plan(plan.version, plan.step, m_global_chain, base,
                                                  std::move(regions), totals);
@@ -606,11 +605,7 @@ void Runtime::flush_newest_from_local() {
         s.changed.push_back(b);
     selection.push_back(std::move(s));
   }
-  const SelectionTotals mine = count_selection(selection, bs);
-  std::uint64_t local[4] = {mine.state_bytes, mine.changed_bytes, mine.blocks, mine.changed_blocks};
-  std::uint64_t sum[4];
-  check_mpi(MPI_Allreduce(local, sum, 4, MPI_UINT64_T, MPI_SUM, m_comm.get()), "MPI_Allreduce");
-  const SelectionTotals totals{sum[0], sum[1], sum[2], sum[3]};
+  const SelectionTotals totals = sum_over_ranks(m_comm.get(), count_selection(selection, bs));
   const bool base = decide_base(m_global_chain, m_config.base_every(), totals);
   const VersionPlan global =
       make_version_plan(m_newest, share.step, m_global_chain, base, std::move(selection), totals);

@@ -30,6 +30,7 @@
 #include <cinttypes>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 
 namespace ckpt::detail {
 
@@ -171,18 +172,8 @@ std::vector<RestartCandidate> Runtime::restart_candidates(std::optional<Catalog>
             for (std::int64_t v : LocalLevel::restorable(scanned))
               mine.insert(mine.end(), {owner, v, scanned.at(v).record.step});
         }));
-  const int n = static_cast<int>(mine.size());
-  std::vector<int> counts(m_rank == 0 ? static_cast<std::size_t>(m_size) : 0), displs;
-  check_mpi(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
-  int total = 0;
-  for (int c : counts) {
-    displs.push_back(total);
-    total += c;
-  }
-  std::vector<std::int64_t> all(static_cast<std::size_t>(total));
-  check_mpi(MPI_Gatherv(mine.data(), n, MPI_INT64_T, all.data(), counts.data(), displs.data(),
-                        MPI_INT64_T, 0, comm),
-            "MPI_Gatherv");
+  const std::vector<std::string> gathered =
+      gather_at_root(comm, mine.data(), mine.size() * sizeof(std::int64_t));
   // Rank 0, per version: on the local level where every rank holds its own
   // chain; on the partner level where every rank's chain is held by itself
   // or its keeper (the holders follow the candidate); then the global level.
@@ -195,15 +186,17 @@ std::vector<RestartCandidate> Runtime::restart_candidates(std::optional<Catalog>
             std::map<std::int64_t, std::int64_t> holder; // owner -> holder (itself first)
           };
           std::map<std::int64_t, Holding, std::greater<>> versions;
-          for (int r = 0; r < m_size; ++r)
-            for (int i = displs[static_cast<std::size_t>(r)];
-                 i + 2 < displs[static_cast<std::size_t>(r)] + counts[static_cast<std::size_t>(r)];
-                 i += 3) {
-              const std::int64_t owner = all[static_cast<std::size_t>(i)];
-              Holding &h = versions[all[static_cast<std::size_t>(i) + 1]];
-              h.step = all[static_cast<std::size_t>(i) + 2];
-              if (owner == r || !h.holder.count(owner)) h.holder[owner] = r;
+          for (std::size_t r = 0; r < gathered.size(); ++r) {
+            std::vector<std::int64_t> held(gathered[r].size() / sizeof(std::int64_t));
+            if (!held.empty()) std::memcpy(held.data(), gathered[r].data(), gathered[r].size());
+            for (std::size_t i = 0; i + 2 < held.size(); i += 3) {
+              const std::int64_t owner = held[i];
+              Holding &h = versions[held[i + 1]];
+              h.step = held[i + 2];
+              if (owner == static_cast<std::int64_t>(r) || !h.holder.count(owner))
+                h.holder[owner] = static_cast<std::int64_t>(r);
             }
+          }
           catalog = Catalog::scan(m_dir, m_config.prefix());
           for (const auto &[v, e] : catalog->entries())
             if (e.state == VersionState::Corrupt && e.has_commit_record)
