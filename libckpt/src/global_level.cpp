@@ -9,10 +9,14 @@
 #include "fs.hpp"
 #include "mpi_util.hpp"
 #include "region.hpp"
-#include "transfer_plan.hpp"
+#include "posix_file.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace ckpt::detail {
 namespace {
@@ -98,38 +102,27 @@ SharedLayout lay_out(MPI_Comm comm, int rank, std::vector<IndexRow> mine) {
   return out;
 }
 
-/// Collective: every rank goes through every round, with an empty transfer
-/// once it has nothing left or after its first failure, which it returns.
-std::exception_ptr write_data(MPI_Comm comm, CheckpointFile &file, const GlobalVersion &v,
-                              std::uint64_t first_offset, std::uint64_t staging_bytes) {
-  TransferPlanner planner(first_offset, staging_bytes);
+/// This rank's blocks to its part of /data (POSIX: no HDF5, no MPI), synced.
+void write_blocks(const GlobalVersion &v, const GlobalFile &f, bool durable) {
+  const std::uint64_t bs = v.header.block_size;
+  std::vector<struct iovec> iov;
   for (const GlobalVersion::Source &s : v.sources)
-    planner.add_region(s.memory, s.bytes, v.header.block_size, s.blocks);
-  const std::vector<PlannedTransfer> plan = planner.finish();
-  const std::uint64_t rounds = allreduce_max(comm, static_cast<std::uint64_t>(plan.size()));
-  std::vector<unsigned char> staging;
-  std::exception_ptr error;
-  for (std::uint64_t i = 0; i < rounds; ++i) {
-    DataOp op;
-    if (i < plan.size() && !error) {
-      const PlannedTransfer &t = plan[i];
-      op.bytes = t.bytes;
-      op.file_offset = t.file_offset;
-      if (t.direct()) {
-        op.memory = t.segments.front().memory;
-      } else {
-        if (staging.size() < t.bytes) staging.resize(t.bytes);
-        unsigned char *p = staging.data();
-        for (const Segment &s : t.segments) {
-          std::memcpy(p, s.memory, s.bytes);
-          p += s.bytes;
-        }
-        op.memory = staging.data();
-      }
+    for (const BlockRun &run : block_runs(s.blocks)) {
+      const std::uint64_t at = run.first * bs;
+      iov.push_back(iovec{s.memory + at, std::min(s.bytes - at, run.count * bs)});
     }
-    if (std::exception_ptr e = capture([&] { file.write_data(op); }); e && !error) error = e;
+  if (iov.empty()) return;
+  // Never through a link; the file is the one this job created.
+  const int fd = ::open(f.path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) throw_errno(errno, "cannot open " + f.path + " to write its data");
+  try {
+    write_all(fd, std::move(iov), f.data_address + f.data_offset, f.path);
+    if (durable && ::fdatasync(fd) != 0) throw_errno(errno, "cannot sync " + f.path);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
-  return error;
+  if (::close(fd) != 0) throw_errno(errno, "cannot close " + f.path);
 }
 
 } // namespace
@@ -151,63 +144,83 @@ GlobalVersion global_version_of(const VersionPlan &plan, std::int32_t rank,
   return v;
 }
 
-std::uint64_t write_global_version(MPI_Comm comm, const GlobalVersion &v, const GlobalTarget &t) {
+GlobalFile create_global_file(MPI_Comm comm, const GlobalVersion &v, const GlobalTarget &t) {
   const int rank = comm_rank(comm);
-  const double t0 = MPI_Wtime();
-  const std::int64_t version = v.header.version;
-  const std::string file_name = data_file_name(t.prefix, version);
-  const std::string path = join_path(t.dir, file_name);
+  GlobalFile f;
+  f.t0 = MPI_Wtime();
+  f.file_name = data_file_name(t.prefix, v.header.version);
+  f.path = join_path(t.dir, f.file_name);
   // 1. Lay out: offsets from the ranks before, every row on rank 0.
   const SharedLayout layout = lay_out(comm, rank, v.rows);
-  const FileSizes &sizes = layout.sizes;
-  std::exception_ptr error;
-  std::uint64_t file_bytes = 0;
+  f.sizes = layout.sizes;
+  const IndexRow *first = layout.mine.empty() ? nullptr : &layout.mine.front();
+  f.data_offset = first ? first->data_offset : 0;
   CheckpointFile file;
   try {
     // 2. Room and file: refused before any collective HDF5 call when the
     //    file system cannot hold it; the whole file is reserved up front.
     agree(comm, capture([&] {
             debug_fail_point("checkpoint_space", rank);
-            if (rank == 0) check_free_space(t.dir, path, sizes);
+            if (rank == 0) check_free_space(t.dir, f.path, f.sizes);
           }));
-    agree(comm, capture([&] { file = CheckpointFile::create(path, comm, v.header, sizes); }));
+    agree(comm, capture([&] { file = CheckpointFile::create(f.path, comm, v.header, f.sizes); }));
     int reserved = 1;
     agree(comm, capture([&] {
             debug_fail_point("checkpoint_reserve", rank);
-            if (rank == 0) reserved = reserve_file_space(path, file.allocated_bytes()) ? 1 : 0;
+            if (rank == 0) reserved = reserve_file_space(f.path, file.allocated_bytes()) ? 1 : 0;
           }));
     check_mpi(MPI_Bcast(&reserved, 1, MPI_INT, 0, comm), "MPI_Bcast");
-    // Without a reservation the data writes may still meet ENOSPC: write the
-    // metadata first so that a failed file can be closed cleanly.
-    if (!reserved) agree(comm, capture([&] { file.flush_metadata(); }));
-    debug_kill_point("before_data", version, rank);
-    // 3. Write: every rank goes through every collective call, even after a
-    //    local failure, and the outcome is agreed at the end.
+    // 3. The tables (collective; every rank goes through every call even
+    //    after a local failure, and the outcome is agreed), then close.
+    std::exception_ptr error;
     auto keep_first = [&](const std::exception_ptr &e) {
       if (e && !error) error = e;
     };
-    const IndexRow *first = layout.mine.empty() ? nullptr : &layout.mine.front();
     keep_first(capture([&] { file.write_index(layout.all, rank == 0); }));
     keep_first(
         capture([&] { file.write_u64("hashes", first ? first->hash_offset : 0, v.hashes); }));
     keep_first(capture(
         [&] { file.write_u64("stored_blocks", first ? first->stored_offset : 0, v.stored); }));
-    keep_first(write_data(comm, file, v, first ? first->data_offset : 0, t.staging_bytes));
-    // (Injected after the collective writes, where a real write error shows.)
-    keep_first(capture([&] { debug_fail_point("checkpoint_write", rank); }));
-    debug_kill_point("after_data", version, rank);
-    // Close normally only when every rank's writes succeeded.
+    keep_first(capture([&] { f.data_address = file.data_address(); }));
     if (allreduce_max(comm, static_cast<std::uint64_t>(error ? 1 : 0)) == 0)
       keep_first(capture([&] {
         file.close();
         debug_fail_point("checkpoint_close", rank);
+        if (rank == 0 && t.fsync) fsync_file(f.path);
       }));
-    if (!error && t.fsync) keep_first(capture([&] { fsync_file(path); }));
-    if (!error) drop_cached_pages(path);
-    if (error) error = classify_write_error(error, sizes, t.dir);
+    if (error) error = classify_write_error(error, f.sizes, t.dir);
+    agree(comm, error);
+  } catch (const Error &) {
+    file.abandon(comm, rank == 0);
+    if (rank == 0) {
+      try {
+        remove_file(f.path);
+      } catch (const std::exception &) {
+      }
+    }
+    throw;
+  }
+  return f;
+}
+
+std::uint64_t finish_global_version(MPI_Comm comm, const GlobalVersion &v, const GlobalFile &f,
+                                    const GlobalTarget &t) {
+  const int rank = comm_rank(comm);
+  const std::int64_t version = v.header.version;
+  std::uint64_t file_bytes = 0;
+  try {
+    // 4. Data: each rank its own bytes, POSIX, synced; then agreed.
+    debug_kill_point("before_data", version, rank);
+    std::exception_ptr error = capture([&] {
+      write_blocks(v, f, t.fsync);
+      drop_cached_pages(f.path);
+      debug_fail_point("checkpoint_write", rank);
+    });
+    debug_kill_point("after_data", version, rank);
+    if (error) error = classify_write_error(error, f.sizes, t.dir);
     agree(comm, error);
     debug_kill_point("before_commit", version, rank);
-    // 4. Commit: rank 0 writes the record last, atomically.
+    // 5. Commit: rank 0 writes the record last, atomically.
     agree(comm, capture([&] {
             debug_fail_point("checkpoint_commit", rank);
             if (rank != 0) return;
@@ -218,22 +231,28 @@ std::uint64_t write_global_version(MPI_Comm comm, const GlobalVersion &v, const 
             rec.chain = v.chain;
             rec.nranks = v.header.nranks;
             rec.block_size = v.header.block_size;
-            rec.file = file_name;
-            rec.file_bytes = file_bytes = ckpt::detail::file_size(path);
+            rec.file = f.file_name;
+            rec.file_bytes = file_bytes = ckpt::detail::file_size(f.path);
             rec.state_bytes = v.totals.state_bytes;
             rec.written_bytes = v.totals.changed_bytes;
             rec.blocks = v.totals.blocks;
             rec.dirty_blocks = v.totals.changed_blocks;
-            rec.seconds = MPI_Wtime() - t0;
+            rec.seconds = MPI_Wtime() - f.t0;
             rec.time_unix = static_cast<std::int64_t>(std::time(nullptr));
             write_file_atomic(join_path(t.dir, commit_file_name(t.prefix, version)),
                               rec.serialize(), t.fsync);
           }));
   } catch (const Error &) {
-    file.abandon(comm, rank == 0);
     if (rank == 0) {
       try {
-        remove_file(path);
+        // Truncated first: a full file system gets its space back.
+        const int fd = ::open(f.path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+          if (::ftruncate(fd, 0) != 0) {
+          }
+          ::close(fd);
+        }
+        remove_file(f.path);
       } catch (const std::exception &) {
       }
     }
@@ -241,6 +260,10 @@ std::uint64_t write_global_version(MPI_Comm comm, const GlobalVersion &v, const 
   }
   debug_kill_point("after_commit", version, rank);
   return file_bytes;
+}
+
+std::uint64_t write_global_version(MPI_Comm comm, const GlobalVersion &v, const GlobalTarget &t) {
+  return finish_global_version(comm, v, create_global_file(comm, v, t), t);
 }
 
 } // namespace ckpt::detail

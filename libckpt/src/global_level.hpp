@@ -1,8 +1,10 @@
 // The global level: one shared parallel-HDF5 file per version in the
-// checkpoint directory (docs/FORMAT.md, sections 2-4), written by every rank
+// checkpoint directory (docs/FORMAT.md, sections 2-5), written by every rank
 // together and committed by rank 0's commit record. Used synchronously (the
 // application's memory is the source) or by the background flush (a
-// snapshot taken by the checkpoint is the source).
+// snapshot taken by the checkpoint is the source): the file and its tables
+// are created with HDF5 on the application's thread, the data written with
+// POSIX calls, so that the flush thread never calls HDF5.
 #ifndef CKPT_DETAIL_GLOBAL_LEVEL_HPP
 #define CKPT_DETAIL_GLOBAL_LEVEL_HPP
 
@@ -47,11 +49,31 @@ struct GlobalTarget {
   std::uint64_t staging_bytes = 16u << 20;
 };
 
-/// Collective over `comm`: lays out, writes, syncs and commits `v` (rank 0
-/// writes the commit record last). Every rank goes through every collective
-/// call even after a local failure; the outcome is agreed, and on failure
-/// the partial file is removed and every rank throws the same error.
-/// Returns the size of the committed file (rank 0; 0 elsewhere).
+/// A created global file whose data is still to be written.
+struct GlobalFile {
+  std::string path, file_name;
+  std::uint64_t data_address = 0; // byte offset of /data in the file
+  std::uint64_t data_offset = 0;  // this rank's first byte in /data
+  FileSizes sizes;
+  double t0 = 0; // MPI_Wtime at creation
+};
+
+/// Collective over `comm`, the only phase that calls HDF5 (which is not
+/// thread-safe: it runs on the application's thread): lays out the rows,
+/// creates the file with its tables, every dataset allocated, and closes
+/// it (rank 0 syncs it). /data is left unwritten. Agreed: on failure the
+/// file is removed and every rank throws the same error.
+GlobalFile create_global_file(MPI_Comm comm, const GlobalVersion &v, const GlobalTarget &t);
+
+/// Collective over `comm`, no HDF5 (the background flush runs it): each rank
+/// writes its blocks to its part of /data with POSIX calls and syncs them;
+/// the outcome is agreed; rank 0 writes the commit record last. On failure
+/// the file is removed and every rank throws the same error. Returns the
+/// size of the committed file (rank 0; 0 elsewhere).
+std::uint64_t finish_global_version(MPI_Comm comm, const GlobalVersion &v, const GlobalFile &f,
+                                    const GlobalTarget &t);
+
+/// Both, one after the other (the global level without a local level).
 std::uint64_t write_global_version(MPI_Comm comm, const GlobalVersion &v, const GlobalTarget &t);
 
 } // namespace ckpt::detail

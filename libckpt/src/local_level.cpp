@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "fs.hpp"
 #include "log.hpp"
+#include "posix_file.hpp"
 #include "region.hpp"
 
 #include <algorithm>
@@ -28,28 +29,6 @@ constexpr std::uint64_t k_local_magic = 0x6c61636f6c6b6331ull; // "1cklocal"
 constexpr int k_local_format_version = 1;
 /// A rank's record holds its hashes: bounded by what a rank can protect.
 constexpr std::uint64_t k_max_local_record_bytes = std::uint64_t{1} << 31;
-
-/// Writes all of `iov` at `offset` (pwritev, resumed after short writes).
-void write_all(int fd, std::vector<struct iovec> iov, std::uint64_t offset,
-               const std::string &path) {
-  std::size_t first = 0;
-  while (first < iov.size()) {
-    const int n = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
-    const ssize_t done = ::pwritev(fd, iov.data() + first, n, static_cast<off_t>(offset));
-    if (done < 0) {
-      if (errno == EINTR) continue;
-      throw_errno(errno, "cannot write " + path);
-    }
-    offset += static_cast<std::uint64_t>(done);
-    auto left = static_cast<std::size_t>(done);
-    while (first < iov.size() && left >= iov[first].iov_len)
-      left -= iov[first++].iov_len;
-    if (first < iov.size()) {
-      iov[first].iov_base = static_cast<char *>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
-  }
-}
 
 /// Writes `iov` to a new file `path` (a regular file of that name, the
 /// leftover of an attempt that did not commit, is replaced; O_EXCL |

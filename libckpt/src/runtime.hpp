@@ -87,6 +87,7 @@ private:
                    bool partner_copy, const std::vector<std::int64_t> &retain);
   void choose_partners();
   void collect_flush(bool wait);
+  void note_flush_failure(std::int64_t version, const std::exception_ptr &error);
   void flush_newest_from_local();
   void retain_local(const std::vector<std::int64_t> &chain) noexcept;
   void report(const CheckpointStats &stats, double local_seconds) noexcept;
@@ -132,6 +133,7 @@ private:
   Comm m_flush_comm;                   // the background flush's own traffic
   bool m_flush_in_background = false;  // MPI_THREAD_MULTIPLE provided
   BackgroundFlush m_flush;
+  bool m_flush_has_global = false; // the job of m_flush writes a global version
   std::vector<std::int32_t> m_partner; // keeper of each rank's copy (-1: no partner level)
   std::vector<int> m_kept_for;         // ranks whose copies this rank keeps
   int m_since_flush = 0;               // checkpoints since the last flush

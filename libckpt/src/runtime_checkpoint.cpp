@@ -444,9 +444,22 @@ void copy_to_partner(MPI_Comm comm, const LocalLevel &local, std::int64_t versio
 
 } // namespace
 
-void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &job, bool partner,
-                          const std::vector<std::int64_t> &retain) {
+void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &global,
+                          bool partner, const std::vector<std::int64_t> &retain) {
   const GlobalTarget target{m_dir, m_config.prefix(), m_config.fsync(), m_config.staging_bytes()};
+  // The file and its tables now, on this thread (HDF5 is not thread-safe,
+  // and the application may use it); the data in the job.
+  std::shared_ptr<GlobalVersion> job = global;
+  std::shared_ptr<const GlobalFile> file;
+  if (job) {
+    try {
+      file = std::make_shared<GlobalFile>(create_global_file(m_comm.get(), *job, target));
+    } catch (const Error &) {
+      note_flush_failure(v, std::current_exception());
+      job.reset();
+      if (!partner && retain.empty()) return;
+    }
+  }
   const MPI_Comm comm = m_flush_in_background ? m_flush_comm.get() : m_comm.get();
   const int rank = m_rank, keep = m_config.keep();
   const bool durable = m_config.fsync();
@@ -454,10 +467,11 @@ void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &
   const int keeper = m_partner.empty() ? -1 : m_partner[static_cast<std::size_t>(m_rank)];
   const std::vector<int> kept_for = m_kept_for;
   const bool background = m_flush_in_background;
+  m_flush_has_global = job != nullptr;
   m_flush.start(
       v,
-      [job, target, comm, rank, keep, durable, v, partner, local, keeper, kept_for, background,
-       retain] {
+      [job, file, target, comm, rank, keep, durable, v, partner, local, keeper, kept_for,
+       background, retain] {
         RuntimeScope scope; // this thread's MPI calls are the runtime's own
         // The ranks' jobs start apart (each after its own checkpoint call).
         if (background) sleeping_barrier(comm);
@@ -473,7 +487,7 @@ void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &
         }
         if (!job) return;
         debug_kill_point("flush_start", v, rank);
-        write_global_version(comm, *job, target);
+        finish_global_version(comm, *job, *file, target);
         if (rank != 0) return;
         try {
           const Catalog catalog = Catalog::scan(target.dir, target.prefix);
@@ -493,7 +507,7 @@ void Runtime::start_flush(std::int64_t v, const std::shared_ptr<GlobalVersion> &
 void Runtime::collect_flush(bool wait) {
   std::optional<BackgroundFlush::Outcome> out = wait ? m_flush.wait() : m_flush.poll();
   if (!out) return;
-  if (out->version > m_newest_flushed) { // a partner copy alone
+  if (!m_flush_has_global) { // a partner copy alone
     if (out->error)
       log_warn("the partner copy of checkpoint version " + std::to_string(out->version) +
                " failed: " + error_text(out->error));
@@ -506,10 +520,15 @@ void Runtime::collect_flush(bool wait) {
                 " committed on the global level (" + std::to_string(out->seconds) + " s)");
     return;
   }
-  const std::string what = "checkpoint version " + std::to_string(out->version) +
+  note_flush_failure(out->version, out->error);
+}
+
+// Alike on every rank (the global level's phases agree).
+void Runtime::note_flush_failure(std::int64_t version, const std::exception_ptr &error) {
+  const std::string what = "checkpoint version " + std::to_string(version) +
                            " could not be written to the global level (" + m_dir +
-                           "); it stays on the local level: " + error_text(out->error);
-  m_flush_failures[out->version] = FlushFailure{error_status(out->error), what};
+                           "); it stays on the local level: " + error_text(error);
+  m_flush_failures[version] = FlushFailure{error_status(error), what};
   m_global_chain.reset(); // the next flush writes a base
   for (auto &[id, dirty] : m_global_dirty)
     dirty.assign(dirty.size(), true);
