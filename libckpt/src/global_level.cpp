@@ -186,7 +186,6 @@ GlobalFile create_global_file(MPI_Comm comm, const GlobalVersion &v, const Globa
       keep_first(capture([&] {
         file.close();
         debug_fail_point("checkpoint_close", rank);
-        if (rank == 0 && t.fsync) fsync_file(f.path);
       }));
     if (error) error = classify_write_error(error, f.sizes, t.dir);
     agree(comm, error);
@@ -213,6 +212,7 @@ std::uint64_t finish_global_version(MPI_Comm comm, const GlobalVersion &v, const
     debug_kill_point("before_data", version, rank);
     std::exception_ptr error = capture([&] {
       write_blocks(v, f, t.fsync);
+      if (rank == 0 && t.fsync) fsync_file(f.path); // the tables and the file's size
       drop_cached_pages(f.path);
       debug_fail_point("checkpoint_write", rank);
     });

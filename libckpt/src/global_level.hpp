@@ -61,13 +61,13 @@ struct GlobalFile {
 /// Collective over `comm`, the only phase that calls HDF5 (which is not
 /// thread-safe: it runs on the application's thread): lays out the rows,
 /// creates the file with its tables, every dataset allocated, and closes
-/// it (rank 0 syncs it). /data is left unwritten. Agreed: on failure the
+/// it. /data is left unwritten, nothing is synced yet. Agreed: on failure the
 /// file is removed and every rank throws the same error.
 GlobalFile create_global_file(MPI_Comm comm, const GlobalVersion &v, const GlobalTarget &t);
 
 /// Collective over `comm`, no HDF5 (the background flush runs it): each rank
-/// writes its blocks to its part of /data with POSIX calls and syncs them;
-/// the outcome is agreed; rank 0 writes the commit record last. On failure
+/// writes its blocks to its part of /data with POSIX calls and syncs them
+/// (rank 0 the whole file); the outcome is agreed; rank 0 writes the commit record last. On failure
 /// the file is removed and every rank throws the same error. Returns the
 /// size of the committed file (rank 0; 0 elsewhere).
 std::uint64_t finish_global_version(MPI_Comm comm, const GlobalVersion &v, const GlobalFile &f,
