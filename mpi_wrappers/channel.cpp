@@ -1,5 +1,7 @@
 #include "channel.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +14,7 @@ namespace ckpt::detail::pmpi {
 namespace {
 Layer g_layer;
 
-std::uint64_t hash_world_ranks(MPI_Group group) {
+std::vector<int> world_ranks(MPI_Group group) {
   int n = 0;
   PMPI_Group_size(group, &n);
   std::vector<int> ranks(n), world(n);
@@ -22,10 +24,23 @@ std::uint64_t hash_world_ranks(MPI_Group group) {
   PMPI_Comm_group(MPI_COMM_WORLD, &world_group);
   PMPI_Group_translate_ranks(group, n, ranks.data(), world_group, world.data());
   PMPI_Group_free(&world_group);
-  std::uint64_t h = comm_id::mix(0x67726f7570ULL, static_cast<std::uint64_t>(n));
-  for (int r : world)
-    h = comm_id::mix(h, static_cast<std::uint64_t>(static_cast<std::uint32_t>(r)));
-  return h;
+  return world;
+}
+
+std::vector<int> world_ranks(MPI_Comm comm) {
+  MPI_Group g;
+  PMPI_Comm_group(comm, &g);
+  std::vector<int> out = world_ranks(g);
+  PMPI_Group_free(&g);
+  return out;
+}
+
+/// The name the application gave `comm` with MPI_Comm_set_name (empty: none).
+std::string comm_name(MPI_Comm comm) {
+  char name[MPI_MAX_OBJECT_NAME] = {};
+  int len = 0;
+  PMPI_Comm_get_name(comm, name, &len);
+  return std::string(name, static_cast<std::size_t>(std::max(0, len)));
 }
 } // namespace
 
@@ -57,6 +72,8 @@ void Layer::stop() noexcept {
   m_drained.clear();
   m_drained_pending = 0;
   m_windows.clear();
+  m_siblings.clear();
+  m_matched.clear();
   m_started = false;
 }
 
@@ -90,6 +107,7 @@ CommState *Layer::register_comm(MPI_Comm comm, std::uint64_t id, bool stable) {
   state->id = state->stable ? id : comm_id::untracked;
   state->counts = ChannelCounts(peers);
   state->handle = reinterpret_cast<std::uintptr_t>(comm);
+  state->created = m_created++;
   if (static_cast<std::size_t>(f) >= m_by_index.size()) m_by_index.resize(f + 1);
   if (m_by_index[f]) m_retired.push_back(std::move(m_by_index[f]));
   m_by_index[f] = std::move(state);
@@ -100,32 +118,28 @@ CommState *Layer::register_comm(MPI_Comm comm, std::uint64_t id, bool stable) {
 
 void Layer::comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) {
   CommState *p = comm(parent);
-  if (!p) return;
-  // Every member of the parent made this call (also those that got
-  // MPI_COMM_NULL), so the ordinal agrees across the parent's members.
-  const std::uint64_t ordinal = p->children++;
-  if (child == MPI_COMM_NULL) return;
-  register_comm(child, comm_id::child(p->id, call_kind, ordinal), p->stable);
+  if (!p || child == MPI_COMM_NULL) return;
+  register_child(p->id, p->stable, call_kind, child);
 }
 
-void Layer::comm_created_from_group(MPI_Comm parent, MPI_Group group, int tag, MPI_Comm child) {
-  CommState *p = comm(parent);
-  if (!p || child == MPI_COMM_NULL) return;
-  // Only the group's members call Comm_create_group: number the calls per
-  // (parent, group, tag), which every member counts alike.
-  const std::uint64_t gh = hash_world_ranks(group);
-  const std::uint64_t ordinal = m_group_ordinals[{p->id, gh, tag}]++;
-  register_comm(child, comm_id::group_child(p->id, gh, tag, ordinal), p->stable);
+void Layer::comm_created_from_group(MPI_Comm parent, MPI_Group, int tag, MPI_Comm child) {
+  comm_created(parent, child, create_group_kind(tag));
 }
 
 void Layer::comm_merged(MPI_Comm child) {
-  if (child == MPI_COMM_NULL) return;
-  MPI_Group g;
-  PMPI_Comm_group(child, &g);
-  const std::uint64_t gh = hash_world_ranks(g);
-  PMPI_Group_free(&g);
-  const std::uint64_t ordinal = m_group_ordinals[{comm_id::world, gh, -1}]++;
-  register_comm(child, comm_id::group_child(comm_id::world, gh, -1, ordinal), true);
+  if (child != MPI_COMM_NULL) register_child(comm_id::world, true, merge_kind, child);
+}
+
+void Layer::register_child(std::uint64_t parent, bool stable, std::uint32_t kind, MPI_Comm child) {
+  // The identity: parent, kind of call, members; the ordinal counts only
+  // earlier siblings identical in all three, which every member counts alike.
+  const std::uint64_t members = members_hash(world_ranks(child));
+  const std::uint64_t ordinal = m_siblings.next(parent, kind, members);
+  CommState *s = register_comm(child, identity_id(parent, kind, members, ordinal), stable);
+  if (!s) return;
+  s->parent = parent;
+  s->kind = kind;
+  s->ordinal = ordinal;
 }
 
 void Layer::comm_intercomm(MPI_Comm child) {
@@ -156,6 +170,26 @@ std::vector<std::pair<MPI_Comm, CommState *>> Layer::all_comms() const {
   return out;
 }
 
+std::vector<CommDescriptor> Layer::describe_comms() const {
+  std::vector<std::pair<MPI_Comm, CommState *>> live;
+  for (auto [comm, s] : live_comms())
+    if (s->stable) live.emplace_back(comm, s);
+  std::sort(live.begin(), live.end(),
+            [](const auto &a, const auto &b) { return a.second->created < b.second->created; });
+  std::vector<CommDescriptor> out;
+  for (auto [comm, s] : live) {
+    CommDescriptor d;
+    d.id = s->id;
+    d.parent = s->parent;
+    d.kind = s->kind;
+    d.ordinal = s->ordinal;
+    d.members = world_ranks(comm);
+    if (s->id != comm_id::world && s->id != comm_id::self) d.name = comm_name(comm);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 std::pair<MPI_Comm, CommState *> Layer::find_comm(std::uint64_t id) const {
   for (const auto &s : m_by_index)
     if (s && s->stable && s->id == id) return {reinterpret_cast<MPI_Comm>(s->handle), s.get()};
@@ -178,6 +212,7 @@ MPI_Request Layer::wrap(MPI_Request real, RequestKind kind, CommState *comm, int
   s.comm = comm;
   s.peer = peer;
   s.tag = tag;
+  s.order = m_order++;
   if (kind == RequestKind::persistent_send || kind == RequestKind::persistent_receive)
     s.state = SlotState::inactive;
   return virtual_request(index);
@@ -276,13 +311,23 @@ Envelope envelope_of(const MPI_Status &status) noexcept {
 }
 
 void note_collective(MPI_Comm comm) {
-  if (CommState *s = layer().comm(comm)) ++s->collectives;
+  if (CommState *s = layer().comm(comm)) {
+    ++s->collectives;
+    ++s->collective_seq;
+  }
 }
 
 void note_icollective(MPI_Comm comm, MPI_Request *request) {
   CommState *s = layer().comm(comm);
-  if (s) ++s->collectives;
+  std::uint64_t seq = 0;
+  if (s) {
+    ++s->collectives;
+    seq = s->collective_seq++;
+  }
   *request = layer().wrap(*request, RequestKind::collective, s, MPI_PROC_NULL, 0);
+  RequestSlot &slot = layer().requests()[slot_of(*request)];
+  slot.call = RequestCall::other;
+  slot.collective_seq = seq;
 }
 
 void note_comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) noexcept {
@@ -313,7 +358,7 @@ void warn(const std::string &message) noexcept {
 int g_injected_fault = -1;
 
 namespace {
-const char *g_failed_call = nullptr;
+std::atomic<const char *> g_failed_call{nullptr};
 
 /// Logs the exception being handled; returns false when MPI cannot be used.
 bool log_failure(const char *call) noexcept {
@@ -324,7 +369,8 @@ bool log_failure(const char *call) noexcept {
     what = e.what();
   } catch (...) {
   }
-  if (!g_failed_call) g_failed_call = call;
+  const char *none = nullptr;
+  g_failed_call.compare_exchange_strong(none, call);
   int rank = -1, initialized = 0, finalized = 0;
   PMPI_Initialized(&initialized);
   PMPI_Finalized(&finalized);

@@ -6,6 +6,7 @@
 #define CKPT_PMPI_CHANNEL_HPP
 
 #include "channel_counts.hpp"
+#include "comm_identity.hpp"
 #include "drained_store.hpp"
 #include "request_table.hpp"
 
@@ -63,6 +64,8 @@ public:
   std::vector<std::pair<MPI_Comm, CommState *>> live_comms() const;
   /// Live and freed communicators (for reports).
   std::vector<std::pair<MPI_Comm, CommState *>> all_comms() const;
+  /// Identities of the live tracked communicators, in creation order.
+  std::vector<CommDescriptor> describe_comms() const;
   /// The live communicator with stable id `id`, if any.
   std::pair<MPI_Comm, CommState *> find_comm(std::uint64_t id) const;
 
@@ -87,8 +90,16 @@ public:
   /// MPI_ERROR is left untouched). Returns the receive's error code.
   int deliver(DrainedMessage message, void *buf, int count, MPI_Datatype datatype, MPI_Comm comm,
               MPI_Status *status, Envelope *env);
-  /// Matched probes on real messages not yet received (Mprobe/Improbe).
-  int &outstanding_matched_probes() noexcept { return m_outstanding_mprobes; }
+  /// A message matched by Mprobe/Improbe, still in the implementation: the
+  /// application holds a virtual MPI_Message whose ticket maps to it.
+  struct MatchedMessage {
+    MPI_Message real = MPI_MESSAGE_NULL;
+    CommState *comm = nullptr;
+    int source = 0;
+    int tag = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::unordered_map<std::uint64_t, MatchedMessage> &matched() noexcept { return m_matched; }
   /// Active receives the application freed with MPI_Request_free: their
   /// completion is invisible, so the channel counts cannot be trusted.
   int &freed_active_receives() noexcept { return m_freed_active_receives; }
@@ -106,12 +117,16 @@ public:
   }
   [[nodiscard]] bool has_stale_null() const noexcept { return m_stale_null != nullptr; }
 
+  /// The next posting order number (requests are re-posted in this order).
+  std::uint64_t next_order() noexcept { return m_order++; }
+
   /// Resets every channel count (the channels were just closed).
   void reset_counts() noexcept;
 
 private:
   CommState *comm_slow(MPI_Comm comm);
   CommState *register_comm(MPI_Comm comm, std::uint64_t id, bool stable);
+  void register_child(std::uint64_t parent, bool stable, std::uint32_t kind, MPI_Comm child);
 
   bool m_started = false;
   MPI_Comm m_last_comm = MPI_COMM_NULL;
@@ -120,11 +135,13 @@ private:
   std::vector<std::unique_ptr<CommState>> m_by_index;
   // States of freed communicators stay alive: pending requests point to them.
   std::vector<std::unique_ptr<CommState>> m_retired;
-  std::map<std::tuple<std::uint64_t, std::uint64_t, int>, std::uint64_t> m_group_ordinals;
+  SiblingOrdinals m_siblings;
+  std::uint64_t m_created = 0; // communicators registered so far
+  std::uint64_t m_order = 0;   // requests posted so far
   RequestTable m_requests;
   DrainedStore m_drained;
   std::size_t m_drained_pending = 0;
-  int m_outstanding_mprobes = 0;
+  std::unordered_map<std::uint64_t, MatchedMessage> m_matched;
   int m_freed_active_receives = 0;
   MPI_Comm m_delivery_comm = MPI_COMM_NULL; // private dup of MPI_COMM_SELF
   std::unordered_map<MPI_Win, WindowState> m_windows;

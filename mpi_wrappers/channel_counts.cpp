@@ -27,16 +27,5 @@ std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept {
   return z < 16 ? z + 16 : z;
 }
 
-std::uint64_t child(std::uint64_t parent, std::uint32_t call_kind, std::uint64_t ordinal) noexcept {
-  return mix(mix(parent, call_kind), ordinal);
-}
-
-std::uint64_t group_child(std::uint64_t parent, std::uint64_t group_hash, int tag,
-                          std::uint64_t ordinal) noexcept {
-  return mix(
-      mix(mix(parent, group_hash), static_cast<std::uint64_t>(static_cast<std::uint32_t>(tag))),
-      ordinal ^ 0x47ULL << 56);
-}
-
 } // namespace comm_id
 } // namespace ckpt::detail::pmpi

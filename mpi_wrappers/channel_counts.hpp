@@ -36,10 +36,9 @@ private:
 };
 
 /// Stable communicator identities. WORLD and SELF have fixed ids; every
-/// communicator the application creates gets an id derived from its parent's
-/// id, the kind of creating call and how many such calls preceded it on the
-/// parent. Re-creating the communicators in the same order after a restart
-/// therefore gives them the same ids on every member.
+/// communicator the application creates gets an id derived from its identity
+/// (comm_identity.hpp: parent, creating call, members, and an ordinal only
+/// among otherwise identical siblings).
 namespace comm_id {
 inline constexpr std::uint64_t world = 0x1;
 inline constexpr std::uint64_t self = 0x2;
@@ -48,14 +47,6 @@ inline constexpr std::uint64_t self = 0x2;
 inline constexpr std::uint64_t untracked = 0x0;
 
 std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept;
-/// Child created by a call collective over the parent (dup, split, create,
-/// cart_create, ...). `ordinal` counts earlier such calls on the parent.
-std::uint64_t child(std::uint64_t parent, std::uint32_t call_kind, std::uint64_t ordinal) noexcept;
-/// Child created by a call collective over a group only (Comm_create_group):
-/// `group_hash` hashes the members' world ranks, `ordinal` counts earlier
-/// calls with the same parent, group and tag.
-std::uint64_t group_child(std::uint64_t parent, std::uint64_t group_hash, int tag,
-                          std::uint64_t ordinal) noexcept;
 } // namespace comm_id
 
 /// What the layer knows about one live communicator.
@@ -65,9 +56,15 @@ struct CommState {
   bool inter = false;  ///< intercommunicator: peers are remote ranks
   int rank = 0;
   ChannelCounts counts;
-  std::uint64_t collectives = 0; ///< collective calls since the last checkpoint
-  std::uint64_t children = 0;    ///< communicators created from this one
-  std::uintptr_t handle = 0;     ///< the implementation's handle (opaque here)
+  std::uint64_t collectives = 0;    ///< collective calls since the last checkpoint
+  std::uint64_t collective_seq = 0; ///< collective calls since creation (never reset)
+  std::uintptr_t handle = 0;        ///< the implementation's handle (opaque here)
+  // Identity (comm_identity.hpp): parent id, creating call, sibling ordinal,
+  // and when it was created (descriptors are listed parents first).
+  std::uint64_t parent = 0;
+  std::uint32_t kind = 0;
+  std::uint64_t ordinal = 0;
+  std::uint64_t created = 0;
 };
 
 } // namespace ckpt::detail::pmpi

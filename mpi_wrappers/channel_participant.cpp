@@ -5,6 +5,8 @@
 
 #include "channel.hpp"
 #include "drain.hpp"
+#include "layer_lock.hpp"
+#include "pending_state.hpp"
 #include "snapshot.hpp"
 
 #include "error.hpp"
@@ -17,7 +19,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <climits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -142,26 +147,19 @@ std::string window_problem() {
 /// Problems that make the channel state impossible to capture, found before
 /// touching any channel.
 std::string static_problem() {
+  if (const int n = threads_in_blocking_calls(); n > 0)
+    return std::to_string(n) +
+           " other thread(s) are inside a blocking MPI call: under MPI_THREAD_MULTIPLE, "
+           "checkpoint where only the calling thread uses MPI (after joining the threads or a "
+           "barrier among them)";
   if (const char *call = failed_call())
     return std::string("the layer failed inside ") + call +
            " earlier (see the error logged then): its accounting of messages may be incomplete";
   if (std::string w = window_problem(); !w.empty()) return w;
-  if (layer().outstanding_matched_probes() > 0)
-    return "a message matched by MPI_Mprobe/MPI_Improbe has not been received yet";
   if (layer().freed_active_receives() > 0)
     return "an active receive request was freed with MPI_Request_free: its message cannot be "
            "accounted";
-  std::string out;
-  layer().requests().for_each([&](std::uint32_t, RequestSlot &s) {
-    // Inactive persistent requests hold no message: the application creates
-    // them again when it runs its setup after a restart. A started one is
-    // in the middle of a transfer the restarted process could not resume.
-    if (out.empty() && s.state != SlotState::inactive &&
-        (s.kind == RequestKind::persistent_send || s.kind == RequestKind::persistent_receive))
-      out = "a persistent request (MPI_Send_init/MPI_Recv_init) is active: complete it with "
-            "MPI_Wait/MPI_Test before checkpointing (inactive persistent requests are fine)";
-  });
-  return out;
+  return {};
 }
 
 void exchange_counts(MPI_Comm comm, int size, const std::vector<CommView> &views,
@@ -172,8 +170,8 @@ void exchange_counts(MPI_Comm comm, int size, const std::vector<CommView> &views
       const std::uint64_t n = v.state->counts.sent(p);
       if (n == 0) continue;
       if (v.to_runtime[p] == MPI_UNDEFINED)
-        throw MpiError("messages were sent to a process outside the communicator libckpt was "
-                       "initialised on: the channel cannot be closed");
+        throw StateError("messages were sent to a process outside the communicator libckpt was "
+                         "initialised on: the channel cannot be closed");
       sent.push_back({v.key, v.to_runtime[p], n});
     }
   const auto plan = plan_count_records(sent, size);
@@ -203,47 +201,132 @@ void exchange_counts(MPI_Comm comm, int size, const std::vector<CommView> &views
   expected = expectations_from(per_source);
 }
 
-/// After the drain every message sent before the checkpoint was received,
-/// so pending sends complete; pending receives with nothing to receive and
-/// pending collectives cannot be captured.
-std::string settle_requests() {
-  std::string problem;
+/// Slots of the pending nonblocking collectives every member of their
+/// communicator has entered: those complete without anyone else. Collective
+/// over `comm` (the private runtime communicator): one MPI_Allreduce when no
+/// rank has a pending collective, otherwise an MPI_Allgatherv of every rank's
+/// per-communicator collective counts.
+std::set<std::uint32_t> collectives_entered_by_all(MPI_Comm comm) {
+  int mine = 0;
   layer().requests().for_each([&](std::uint32_t, RequestSlot &s) {
+    if (s.kind == RequestKind::collective && s.state == SlotState::active) mine = 1;
+  });
+  int any = 0;
+  check_mpi(PMPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce (collectives)");
+  if (!any) return {};
+  // (id, collectives since creation) of every tracked communicator.
+  std::vector<std::uint64_t> records;
+  for (auto [c, s] : layer().live_comms())
+    if (s->stable) records.insert(records.end(), {s->id, s->collective_seq});
+  int size = 0;
+  PMPI_Comm_size(comm, &size);
+  const int n = static_cast<int>(records.size());
+  std::vector<int> counts(size), displs(size);
+  check_mpi(PMPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm),
+            "MPI_Allgather (collective counts)");
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    displs[r] = total;
+    total += counts[r];
+  }
+  std::vector<std::uint64_t> all(static_cast<std::size_t>(total));
+  check_mpi(PMPI_Allgatherv(records.data(), n, MPI_UINT64_T, all.data(), counts.data(),
+                            displs.data(), MPI_UINT64_T, comm),
+            "MPI_Allgatherv (collective counts)");
+  struct Seen {
+    int members = 0;
+    std::uint64_t least = UINT64_MAX;
+  };
+  std::map<std::uint64_t, Seen> seen;
+  for (std::size_t i = 0; i + 1 < all.size(); i += 2) {
+    Seen &e = seen[all[i]];
+    ++e.members;
+    e.least = std::min(e.least, all[i + 1]);
+  }
+  std::set<std::uint32_t> out;
+  layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
+    if (s.kind != RequestKind::collective || s.state != SlotState::active || !s.comm ||
+        !s.comm->stable)
+      return;
+    const auto it = seen.find(s.comm->id);
+    if (it != seen.end() && it->second.members == s.comm->counts.peers() &&
+        it->second.least > s.collective_seq)
+      out.insert(index);
+  });
+  return out;
+}
+
+/// After the drain every message sent before the checkpoint was received,
+/// so pending sends (also started persistent sends) complete, and so do the
+/// nonblocking collectives every member entered. Pending receives and the
+/// other collectives stay pending: capture_pending() records them.
+void settle_requests(const std::set<std::uint32_t> &entered_by_all) {
+  layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
     if (s.state != SlotState::active) return;
     MPI_Request real = real_request(s.real);
     MPI_Status st;
     switch (s.kind) {
     case RequestKind::send:
+    case RequestKind::persistent_send:
     case RequestKind::matched_receive:
       check_mpi(PMPI_Wait(&real, &st), "MPI_Wait (pending request at checkpoint)");
       break;
     case RequestKind::collective: {
       int flag = 0;
       check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (nonblocking collective)");
-      if (!flag) {
-        if (problem.empty()) problem = "a nonblocking collective is still pending";
-        return;
-      }
+      if (!flag && !entered_by_all.count(index)) return;
+      if (!flag) check_mpi(PMPI_Wait(&real, &st), "MPI_Wait (nonblocking collective)");
       break;
     }
-    default:
-      if (problem.empty())
-        problem = "a receive posted before the checkpoint (source " + std::to_string(s.peer) +
-                  ", tag " + std::to_string(s.tag) +
-                  ") is still pending and no message in flight matches it";
-      return;
+    default: return; // a receive nothing in flight matches: captured as pending
     }
     s.real = opaque(real);
     Layer::account(s, &st);
     s.result = envelope_of(st);
     s.state = SlotState::completed;
   });
-  return problem;
 }
+
+/// The runtime's protected regions, for recording and finding buffers.
+class RuntimeRegions final : public RegionMap {
+public:
+  explicit RuntimeRegions(Runtime &runtime) : m_runtime(runtime) {}
+  BufferRef locate(const void *data, std::size_t bytes) override {
+    BufferRef ref;
+    if (const auto where = m_runtime.locate(data, bytes)) {
+      ref.region = where->first;
+      ref.offset = where->second;
+    }
+    return ref;
+  }
+  void *address(const BufferRef &ref, std::size_t bytes) override {
+    return m_runtime.region_address(ref.region, static_cast<std::size_t>(ref.offset), bytes);
+  }
+
+private:
+  Runtime &m_runtime;
+};
+
+void drop_undeliverable(ChannelSnapshot &snap, const std::set<std::uint64_t> &described) {
+  std::vector<DrainedMessage> messages;
+  std::vector<std::uint64_t> tickets;
+  for (std::size_t i = 0; i < snap.messages.size(); ++i) {
+    if (!described.count(snap.messages[i].comm_id)) continue;
+    messages.push_back(std::move(snap.messages[i]));
+    tickets.push_back(i < snap.tickets.size() ? snap.tickets[i] : 0);
+  }
+  snap.messages = std::move(messages);
+  snap.tickets = std::move(tickets);
+}
+
+std::string rank_prefix(int rank) { return "rank " + std::to_string(rank) + ": "; }
 
 class ChannelParticipant final : public CheckpointParticipant {
 public:
   void before_checkpoint(Runtime &runtime) override {
+    // Held for the whole channel closure: other threads entering MPI wait
+    // (layer_lock.hpp).
+    const LayerLock lock;
     const int rank = runtime.rank();
     const auto fail_if = [&](const std::string &problem) {
       agree(runtime.comm(), capture([&] {
@@ -264,30 +347,53 @@ public:
     agree(priv.get(), err);
     MpiDrainTransport transport(views);
     std::uint64_t drained = 0;
-    err = capture([&] { drained = drain_channels(transport, expected, comm_id::untracked); });
+    err = capture([&] {
+      try {
+        drained = drain_channels(transport, expected, comm_id::untracked);
+      } catch (const DrainError &e) {
+        throw StateError("checkpoint refused by the PMPI layer on rank " + std::to_string(rank) +
+                         ": " + e.what() + " (intercommunicator traffic cannot be captured)");
+      }
+    });
     agree(priv.get(), err);
-    std::string problem;
-    err = capture([&] { problem = settle_requests(); });
+    std::set<std::uint32_t> entered;
+    err = capture([&] {
+      entered = collectives_entered_by_all(priv.get());
+      settle_requests(entered);
+    });
     agree(priv.get(), err);
     // Every message sent before this point has been received: the channels
     // are empty, counts restart from zero.
     layer().reset_counts();
-    fail_if(problem);
 
-    // 4. The snapshot: drained messages and requests completed for the app.
+    // 4. What stays pending (receives, persistent requests, barriers,
+    //    messages matched by a probe and not yet received).
     ChannelSnapshot snap;
-    snap.request_null = opaque(MPI_REQUEST_NULL);
-    snap.messages = layer().drained().all();
-    layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
-      if (s.state == SlotState::completed) snap.requests.push_back({index, s.kind, s.result});
+    snap.comms = layer().describe_comms();
+    RuntimeRegions regions(runtime);
+    PendingCapture pending;
+    err = capture([&] {
+      pending = capture_pending(regions, snap.comms);
+      if (pending.problem.empty()) pending.problem = receive_matched_messages(snap.comms);
     });
-    m_blob = encode_snapshot(snap);
+    agree(priv.get(), err);
+    fail_if(pending.problem);
+    snap.pending = std::move(pending.requests);
+
+    // 5. The snapshot: drained messages and requests completed for the app.
+    snap.request_null = opaque(MPI_REQUEST_NULL);
+    layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
+      if (s.state == SlotState::completed && s.kind != RequestKind::persistent_send &&
+          s.kind != RequestKind::persistent_receive)
+        snap.requests.push_back({index, s.kind, s.result});
+    });
+    m_blob = encode_snapshot(snap, layer().drained()); // each message copied once
     if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
       std::fprintf(stderr,
                    "[ckpt][rank %d] libckpt_pmpi: channels closed: %llu message(s) drained now, "
-                   "%zu held, %zu request(s) completed for the application\n",
-                   rank, static_cast<unsigned long long>(drained), snap.messages.size(),
-                   snap.requests.size());
+                   "%zu held, %zu request(s) completed for the application, %zu pending\n",
+                   rank, static_cast<unsigned long long>(drained), layer().drained().size(),
+                   snap.requests.size(), snap.pending.size());
     runtime.protect(snapshot_region_id, "ckpt.pmpi.channels", m_blob.data(), m_blob.size(), 1,
                     CKPT_BYTE);
   }
@@ -303,6 +409,7 @@ public:
   }
 
   void after_restart(Runtime &runtime) override {
+    const LayerLock lock;
     const std::optional<std::size_t> bytes = runtime.restored_bytes(snapshot_region_id);
     if (!bytes) return; // written without the PMPI layer
     std::vector<unsigned char> blob(*bytes);
@@ -315,22 +422,56 @@ public:
     } catch (const SnapshotFormatError &e) {
       throw FormatError(std::string("rank ") + std::to_string(runtime.rank()) + ": " + e.what());
     }
+    // Saved communicators -> live ones, by identity (comm_identity.hpp).
+    // Messages drained on a communicator freed before the checkpoint can
+    // never be received: they are not carried over.
+    std::set<std::uint64_t> described{comm_id::world, comm_id::self};
+    for (const CommDescriptor &c : snap.comms)
+      described.insert(c.id);
+    drop_undeliverable(snap, described);
+    std::vector<std::uint64_t> required;
+    for (const DrainedMessage &m : snap.messages)
+      required.push_back(m.comm_id);
+    for (const PendingRequest &p : snap.pending)
+      required.push_back(p.comm_id);
+    std::map<std::uint64_t, std::uint64_t> live;
+    try {
+      live = match_communicators(snap.comms, layer().describe_comms(), required);
+    } catch (const CommMatchError &e) {
+      throw StateError(rank_prefix(runtime.rank()) + e.what());
+    }
+    for (DrainedMessage &m : snap.messages)
+      m.comm_id = live.at(m.comm_id);
+    for (PendingRequest &p : snap.pending)
+      p.comm_id = live.at(p.comm_id);
+
     if (real_request(snap.request_null) != MPI_REQUEST_NULL)
       layer().set_stale_null(real_request(snap.request_null));
     layer().drained().clear();
-    for (DrainedMessage &m : snap.messages)
-      layer().drained().push(std::move(m));
+    for (std::size_t i = 0; i < snap.messages.size(); ++i) {
+      const std::uint64_t ticket = i < snap.tickets.size() ? snap.tickets[i] : 0;
+      if (ticket)
+        layer().drained().push_reserved(std::move(snap.messages[i]), ticket);
+      else
+        layer().drained().push(std::move(snap.messages[i]));
+    }
     layer().drained_changed();
     for (const CompletedRequest &c : snap.requests) {
       if (!layer().requests().claim(c.index))
-        throw StateError("rank " + std::to_string(runtime.rank()) +
-                         ": a request created before ckpt_restart() occupies the handle of a "
+        throw StateError(rank_prefix(runtime.rank()) +
+                         "a request created before ckpt_restart() occupies the handle of a "
                          "request restored from the checkpoint; restart before posting requests");
       RequestSlot &s = layer().requests()[c.index];
       s.kind = c.kind;
       s.state = SlotState::completed;
       s.result = c.result;
       s.real = opaque(MPI_REQUEST_NULL);
+    }
+    RuntimeRegions regions(runtime);
+    try {
+      restore_pending(regions, std::move(snap.pending));
+    } catch (const StateError &e) {
+      throw StateError(rank_prefix(runtime.rank()) + e.what());
     }
     layer().reset_counts();
   }

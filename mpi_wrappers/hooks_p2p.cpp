@@ -3,7 +3,9 @@
 // messages first (they are older than anything the implementation holds).
 #include "channel.hpp"
 #include "hooks.hpp"
+#include "layer_lock.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace ckpt::detail::pmpi::hooks {
@@ -50,38 +52,46 @@ int post_send(Post &&post, MPI_Comm comm, int dest, int tag, MPI_Request *reques
 }
 
 template <class Init>
-int init_persistent(Init &&init, RequestKind kind, MPI_Comm comm, int peer, int tag,
-                    MPI_Request *request, ReceiveArgs args = {}) {
+int init_persistent(Init &&init, RequestKind kind, RequestCall call, MPI_Comm comm, int peer,
+                    int tag, MPI_Request *request, ReceiveArgs args) {
   MPI_Request real = MPI_REQUEST_NULL;
   const int rc = init(&real);
   if (rc != MPI_SUCCESS) return rc;
   *request = layer().wrap(real, kind, layer().comm(comm), peer, tag);
-  layer().requests()[slot_of(*request)].args = args;
+  RequestSlot &slot = layer().requests()[slot_of(*request)];
+  slot.args = args;
+  slot.call = call;
   return rc;
+}
+
+ReceiveArgs args_of(const void *buf, int count, MPI_Datatype datatype) {
+  // A persistent send's buffer is only read; it is kept to re-create the
+  // request after a restart.
+  return ReceiveArgs{const_cast<void *>(buf), count, reinterpret_cast<std::uintptr_t>(datatype)};
 }
 
 } // namespace
 
 int send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Send(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Send(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
 
 int ssend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Ssend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Ssend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
 
 int bsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Bsend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Bsend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
 
 int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Rsend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Rsend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
@@ -122,7 +132,7 @@ int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_C
   MPI_Status local;
   MPI_Status *st = status;
   if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
-  const int rc = PMPI_Recv(buf, count, datatype, source, tag, comm, st);
+  const int rc = unlocked([&] { return PMPI_Recv(buf, count, datatype, source, tag, comm, st); });
   if (consumed(rc)) count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
   return rc;
 }
@@ -149,6 +159,9 @@ int irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_
   const int rc = PMPI_Irecv(buf, count, datatype, source, tag, comm, &real);
   if (rc != MPI_SUCCESS) return rc;
   *request = layer().wrap(real, RequestKind::receive, s, source, tag);
+  // Kept so that a checkpoint can record the receive if it is still pending.
+  layer().requests()[slot_of(*request)].args =
+      ReceiveArgs{buf, count, reinterpret_cast<std::uintptr_t>(datatype)};
   return rc;
 }
 
@@ -161,15 +174,17 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
     int rc = PMPI_Isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, &sreq);
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, recvbuf, recvcount, recvtype, comm, status);
-    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
     if (rc == MPI_SUCCESS) count_send(comm, dest);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
   MPI_Status *st = status;
   if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
-  const int rc = PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
-                               recvtype, source, recvtag, comm, st);
+  const int rc = unlocked([&] {
+    return PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype,
+                         source, recvtag, comm, st);
+  });
   if (consumed(rc)) {
     count_send(comm, dest);
     count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
@@ -192,15 +207,16 @@ int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int 
     rc = PMPI_Isend(copy.data(), position, MPI_PACKED, dest, sendtag, comm, &sreq);
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, buf, count, datatype, comm, status);
-    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
     if (rc == MPI_SUCCESS) count_send(comm, dest);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
   MPI_Status *st = status;
   if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
-  const int rc =
-      PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
+  const int rc = unlocked([&] {
+    return PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
+  });
   if (consumed(rc)) {
     count_send(comm, dest);
     count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
@@ -216,7 +232,7 @@ int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
     }
     return MPI_SUCCESS;
   }
-  return PMPI_Probe(source, tag, comm, status);
+  return unlocked([&] { return PMPI_Probe(source, tag, comm, status); });
 }
 
 int iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status) {
@@ -241,11 +257,29 @@ int matched_probe_from_drained(std::size_t pos, MPI_Message *message, MPI_Status
   return MPI_SUCCESS;
 }
 
-void count_matched_probe(CommState *s, MPI_Message message, const MPI_Status *st) {
-  if (message == MPI_MESSAGE_NO_PROC || message == MPI_MESSAGE_NULL) return;
-  // The message left the channel: it is received as far as the counts go.
+/// A real message matched by a probe: counted (it left the channel) and
+/// handed to the application as a virtual MPI_Message, so that a checkpoint
+/// can receive it into the drained store under the same handle.
+void matched_real(CommState *s, MPI_Message *message, const MPI_Status *st) {
+  if (*message == MPI_MESSAGE_NO_PROC || *message == MPI_MESSAGE_NULL) return;
   count_receive(s, st->MPI_SOURCE);
-  ++layer().outstanding_matched_probes();
+  MPI_Count bytes = 0;
+  PMPI_Get_elements_x(st, MPI_BYTE, &bytes);
+  const std::uint64_t ticket = layer().drained().new_ticket();
+  layer().matched()[ticket] = {*message, s, st->MPI_SOURCE, st->MPI_TAG,
+                               static_cast<std::uint64_t>(std::max<MPI_Count>(bytes, 0))};
+  *message = virtual_message(ticket);
+}
+
+/// The implementation's message behind a virtual one, if it is still there.
+std::optional<MPI_Message> take_matched(MPI_Message *message) {
+  auto &matched = layer().matched();
+  const auto it = matched.find(ticket_of(*message));
+  if (it == matched.end()) return std::nullopt;
+  const MPI_Message real = it->second.real;
+  matched.erase(it);
+  *message = MPI_MESSAGE_NULL;
+  return real;
 }
 
 } // namespace
@@ -256,8 +290,8 @@ int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status 
     return matched_probe_from_drained(*pos, message, status);
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
-  const int rc = PMPI_Mprobe(source, tag, comm, message, st);
-  if (rc == MPI_SUCCESS) count_matched_probe(s, *message, st);
+  const int rc = unlocked([&] { return PMPI_Mprobe(source, tag, comm, message, st); });
+  if (rc == MPI_SUCCESS) matched_real(s, message, st);
   return rc;
 }
 
@@ -271,7 +305,7 @@ int improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = PMPI_Improbe(source, tag, comm, flag, message, st);
-  if (rc == MPI_SUCCESS && *flag) count_matched_probe(s, *message, st);
+  if (rc == MPI_SUCCESS && *flag) matched_real(s, message, st);
   return rc;
 }
 
@@ -287,18 +321,24 @@ std::optional<DrainedMessage> take_virtual(MPI_Message *message) {
 
 int mrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Status *status) {
   if (is_virtual_message(*message)) {
+    if (auto real = take_matched(message))
+      return unlocked([&] { return PMPI_Mrecv(buf, count, type, &*real, status); });
     auto m = take_virtual(message);
     if (!m) return MPI_ERR_REQUEST;
     return layer().deliver(std::move(*m), buf, count, type, MPI_COMM_WORLD, status, nullptr);
   }
-  const bool real_message = *message != MPI_MESSAGE_NO_PROC && *message != MPI_MESSAGE_NULL;
-  const int rc = PMPI_Mrecv(buf, count, type, message, status);
-  if (real_message && *message == MPI_MESSAGE_NULL) --layer().outstanding_matched_probes();
-  return rc;
+  return unlocked([&] { return PMPI_Mrecv(buf, count, type, message, status); });
 }
 
 int imrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Request *request) {
   if (is_virtual_message(*message)) {
+    if (auto real = take_matched(message)) {
+      MPI_Request r = MPI_REQUEST_NULL;
+      const int rc = PMPI_Imrecv(buf, count, type, &*real, &r);
+      if (rc != MPI_SUCCESS) return rc;
+      *request = layer().wrap(r, RequestKind::matched_receive, nullptr, MPI_PROC_NULL, 0);
+      return rc;
+    }
     auto m = take_virtual(message);
     if (!m) return MPI_ERR_REQUEST;
     const std::uint32_t index = layer().requests().allocate();
@@ -311,11 +351,9 @@ int imrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Re
     *request = virtual_request(index);
     return MPI_SUCCESS;
   }
-  const bool real_message = *message != MPI_MESSAGE_NO_PROC && *message != MPI_MESSAGE_NULL;
   MPI_Request real = MPI_REQUEST_NULL;
   const int rc = PMPI_Imrecv(buf, count, type, message, &real);
   if (rc != MPI_SUCCESS) return rc;
-  if (real_message) --layer().outstanding_matched_probes();
   *request = layer().wrap(real, RequestKind::matched_receive, nullptr, MPI_PROC_NULL, 0);
   return rc;
 }
@@ -324,36 +362,40 @@ int send_init(const void *buf, int count, MPI_Datatype datatype, int dest, int t
               MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Send_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::standard, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int ssend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Ssend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::synchronous, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int bsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Bsend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::buffered, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int rsend_init(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
                MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Rsend_init(buf, count, datatype, dest, tag, comm, r); },
-      RequestKind::persistent_send, comm, dest, tag, request);
+      RequestKind::persistent_send, RequestCall::ready, comm, dest, tag, request,
+      args_of(buf, count, datatype));
 }
 
 int recv_init(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
               MPI_Request *request) {
   return init_persistent(
       [&](MPI_Request *r) { return PMPI_Recv_init(buf, count, datatype, source, tag, comm, r); },
-      RequestKind::persistent_receive, comm, source, tag, request,
-      ReceiveArgs{buf, count, reinterpret_cast<std::uintptr_t>(datatype)});
+      RequestKind::persistent_receive, RequestCall::standard, comm, source, tag, request,
+      args_of(buf, count, datatype));
 }
 
 } // namespace ckpt::detail::pmpi::hooks

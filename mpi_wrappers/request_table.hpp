@@ -8,6 +8,7 @@
 #define CKPT_PMPI_REQUEST_TABLE_HPP
 
 #include <cstdint>
+#include <climits>
 #include <deque>
 #include <vector>
 
@@ -40,8 +41,21 @@ struct Envelope {
   int error = 0; ///< error code the completion reports (MPI_SUCCESS is 0)
 };
 
-/// Arguments kept for persistent receives, which the layer may have to
-/// satisfy from drained messages when they are started.
+/// Which call made a request, where the kind alone does not say: the send
+/// mode of a persistent send, the operation of a nonblocking collective.
+enum class RequestCall : std::uint8_t {
+  standard,    ///< Irecv, Recv_init, Send_init
+  synchronous, ///< Ssend_init
+  buffered,    ///< Bsend_init
+  ready,       ///< Rsend_init
+  barrier,     ///< Ibarrier
+  other,       ///< any other nonblocking collective
+  allreduce,   ///< Iallreduce
+};
+
+/// The buffer arguments of a receive or persistent request, kept so that a
+/// checkpoint can record them (and a persistent receive started while a
+/// drained message matches it can be satisfied from the store).
 struct ReceiveArgs {
   void *buf = nullptr;
   int count = 0;
@@ -58,6 +72,11 @@ struct RequestSlot {
   int tag = 0;
   Envelope result;
   ReceiveArgs args;
+  RequestCall call = RequestCall::standard;
+  const void *send_buf = nullptr;   ///< Iallreduce: its send buffer (maybe MPI_IN_PLACE)
+  std::uintptr_t op = 0;            ///< Iallreduce: its operation
+  std::uint64_t order = 0;          ///< when it was posted (or started): re-posted in this order
+  std::uint64_t collective_seq = 0; ///< collective: its number among the communicator's collectives
 };
 
 class RequestTable {
@@ -109,6 +128,10 @@ private:
 
   std::deque<RequestSlot> m_slots; // stable addresses while growing
   std::vector<std::uint32_t> m_free;
+  // Position of each free slot in m_free (no_position when in use), so that
+  // claim() takes a given slot in O(1): a restart claims every saved one.
+  static constexpr std::uint32_t no_position = UINT32_MAX;
+  std::vector<std::uint32_t> m_free_position;
   std::uint32_t m_in_use = 0;
 };
 

@@ -3,8 +3,9 @@
 // MPI_Comm_split (with 2 ranks the columns hold one rank each, which then
 // sends to itself). Each step sends one message around every communicator
 // with MPI_Isend (same tag on all of them) and receives it in the next step,
-// after the checkpoint. The communicators are re-created before restart(),
-// in the same order, which is what makes their identities match.
+// after the checkpoint. The communicators are re-created before restart();
+// the layer matches them to the saved ones by what they are (parent, call,
+// members), so their creation order may change.
 #include "example_app.hpp"
 
 namespace {

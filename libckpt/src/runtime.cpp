@@ -132,6 +132,23 @@ void Runtime::unprotect(int id) {
   m_tracking.forget(id);
 }
 
+std::optional<std::pair<int, std::size_t>> Runtime::locate(const void *data, std::size_t bytes) {
+  const auto p = reinterpret_cast<std::uintptr_t>(data);
+  for (auto &[id, r] : m_regions.all()) {
+    if (id < 0 || !r.data) continue;
+    const auto first = reinterpret_cast<std::uintptr_t>(r.data);
+    if (p >= first && p - first <= r.bytes() && bytes <= r.bytes() - (p - first))
+      return std::make_pair(id, static_cast<std::size_t>(p - first));
+  }
+  return std::nullopt;
+}
+
+void *Runtime::region_address(int id, std::size_t offset, std::size_t bytes) {
+  Region *r = id >= 0 ? m_regions.find(id) : nullptr;
+  if (!r || offset > r->bytes() || bytes > r->bytes() - offset) return nullptr;
+  return static_cast<unsigned char *>(r->data) + offset;
+}
+
 void Runtime::set_tracking(int id, TrackingMode mode) {
   if (id < 0 || !m_regions.find(id))
     throw ArgumentError("ckpt_set_tracking: region " + std::to_string(id) + " is not protected");

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ckpt::detail {
@@ -64,6 +65,14 @@ public:
   std::optional<std::size_t> restored_bytes(int id) const;
   /// The same in elements of the stored element size.
   std::optional<std::size_t> restored_count(int id) const;
+  /// The application region (id >= 0) holding all of [data, data + bytes),
+  /// as (region id, offset), if any: how runtime components record a buffer
+  /// so that a restarted process finds it again.
+  [[nodiscard]] std::optional<std::pair<int, std::size_t>> locate(const void *data,
+                                                                  std::size_t bytes);
+  /// The address of [offset, offset + bytes) of protected region `id` in
+  /// this process; null when the region is not protected or is too small.
+  [[nodiscard]] void *region_address(int id, std::size_t offset, std::size_t bytes);
   /// Collective. True when the checkpoint signal reached any rank.
   bool need_checkpoint();
   [[nodiscard]] bool should_exit() const noexcept { return m_should_exit; }

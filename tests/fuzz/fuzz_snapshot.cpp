@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
   const std::vector<unsigned char> bytes = encode_snapshot(s);
   const ChannelSnapshot again = decode_snapshot(bytes.data(), bytes.size());
   if (again.request_null != s.request_null || again.messages.size() != s.messages.size() ||
-      again.requests.size() != s.requests.size() || encode_snapshot(again) != bytes)
+      again.requests.size() != s.requests.size() || again.comms.size() != s.comms.size() ||
+      again.pending.size() != s.pending.size() || encode_snapshot(again) != bytes)
     std::abort();
   return 0;
 }
