@@ -142,7 +142,7 @@ private:
   Comm m_flush_comm;                   // the background flush's own traffic
   bool m_flush_in_background = false;  // MPI_THREAD_MULTIPLE provided
   BackgroundFlush m_flush;
-  bool m_flush_has_global = false; // the job of m_flush writes a global version
+  bool m_flush_has_global = false;     // the job of m_flush writes a global version
   std::vector<std::int32_t> m_partner; // keeper of each rank's copy (-1: no partner level)
   std::vector<int> m_kept_for;         // ranks whose copies this rank keeps
   int m_since_flush = 0;               // checkpoints since the last flush
