@@ -52,9 +52,7 @@ void Runtime::note_external_commit(std::int64_t version) noexcept {
   (void)version;
   // The regions' committed hashes are not known here: the next blocking
   // checkpoint writes a base.
-  m_parent.reset();
-  m_chain.clear();
-  m_chain_bytes = 0;
+  m_chain.reset();
   for (auto &[id, r] : m_regions.all())
     r.committed_hashes.clear();
   if (m_signal_requested) {

@@ -75,6 +75,9 @@ public:
   [[nodiscard]] bool nonblocking() const;           ///< protocol = nonblocking
   [[nodiscard]] int checkpoint_interval() const;    ///< seconds, 0: off
   [[nodiscard]] std::uint64_t message_log_bytes() const;
+  [[nodiscard]] std::string local_dir() const; ///< a path, "auto" or "none"
+  [[nodiscard]] int flush_every() const;
+  [[nodiscard]] std::string node_id() const; ///< "auto": the host name
 
 private:
   std::map<std::string, Entry> m_entries;

@@ -59,7 +59,7 @@ CommitRecord assemble_version(const AssemblyInput &in) {
       throw FormatError(chan + ": " + std::to_string(channels[i].size()) + " regions, at most " +
                         std::to_string(std::size(k_layer_regions)));
     for (std::size_t k = 0; k < channels[i].size(); ++k) {
-      RankRegion c;
+      SnapshotRegion c;
       c.id = k_layer_regions[k].id;
       c.type = CKPT_BYTE;
       c.elem_size = 1;
@@ -69,16 +69,16 @@ CommitRecord assemble_version(const AssemblyInput &in) {
       snaps[i].regions.push_back(c);
     }
     std::sort(snaps[i].regions.begin(), snaps[i].regions.end(),
-              [](const RankRegion &a, const RankRegion &b) { return a.id < b.id; });
+              [](const SnapshotRegion &a, const SnapshotRegion &b) { return a.id < b.id; });
   }
 
   // Rows in rank, then region order; every block stored (a base).
   std::vector<IndexRow> rows;
   std::vector<std::uint64_t> hashes, stored;
-  std::vector<const RankRegion *> order;
+  std::vector<const SnapshotRegion *> order;
   std::uint64_t state_bytes = 0;
   for (int r = 0; r < in.nranks; ++r)
-    for (const RankRegion &g : snaps[static_cast<std::size_t>(r)].regions) {
+    for (const SnapshotRegion &g : snaps[static_cast<std::size_t>(r)].regions) {
       IndexRow row;
       row.rank = r;
       row.region_id = g.id;

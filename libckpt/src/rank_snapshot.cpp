@@ -49,7 +49,7 @@ std::vector<ConstBytes> rank_snapshot_pieces(const RankSnapshot &snap,
   put(head, snap.step);
   put(head, static_cast<std::uint32_t>(snap.rank));
   put(head, static_cast<std::uint32_t>(snap.regions.size()));
-  for (const RankRegion &r : snap.regions) {
+  for (const SnapshotRegion &r : snap.regions) {
     put(head, static_cast<std::int32_t>(r.id));
     put(head, static_cast<std::int32_t>(r.type));
     put(head, r.elem_size);
@@ -91,7 +91,7 @@ RankSnapshot decode_rank_snapshot(const std::string &bytes, const std::string &o
     throw FormatError(origin + ": " + std::to_string(n) + " regions cannot fit in " +
                       std::to_string(bytes.size()) + " bytes");
   for (std::uint32_t i = 0; i < n; ++i) {
-    RankRegion r;
+    SnapshotRegion r;
     r.id = in.get<std::int32_t>();
     r.type = in.get<std::int32_t>();
     r.elem_size = in.get<std::uint64_t>();

@@ -17,7 +17,7 @@
 
 namespace ckpt::detail {
 
-struct RankRegion {
+struct SnapshotRegion {
   int id = 0;
   int type = 0;
   std::uint64_t elem_size = 1;
@@ -31,7 +31,7 @@ struct RankSnapshot {
   std::int64_t version = 0;
   std::int64_t step = 0;
   int rank = 0;
-  std::vector<RankRegion> regions;
+  std::vector<SnapshotRegion> regions;
 };
 
 /// The serialised `snap` as pieces to write in order: headers kept in

@@ -2,6 +2,8 @@
 #ifndef CKPT_DETAIL_RUNTIME_HPP
 #define CKPT_DETAIL_RUNTIME_HPP
 
+#include "background_flush.hpp"
+#include "checkpoint_plan.hpp"
 #include "config.hpp"
 #include "dirty_tracking.hpp"
 #include "fs.hpp"
@@ -22,6 +24,9 @@ namespace ckpt::detail {
 
 class Catalog;
 class NonblockingProtocol;
+class LocalLevel;
+struct GlobalVersion;
+struct RestartCandidate;
 struct RestartSource;
 struct RestartTimes;
 struct RestoreOptions;
@@ -47,7 +52,13 @@ public:
   /// id >= 0), overriding the config key dirty_tracking for it.
   void set_tracking(int id, TrackingMode mode);
 
+  /// Collective (runtime_checkpoint.cpp).
   CheckpointStats checkpoint(std::int64_t step);
+  /// Collective: returns once version `version` (0: the newest checkpoint)
+  /// or a newer one is committed on the global level, writing the newest
+  /// checkpoint there now if no flush holds it; throws the error of a
+  /// failed flush, naming version and level.
+  void wait_global(std::int64_t version);
   std::optional<CheckpointId> latest();
   CheckpointId restart();
   /// After restart(): size in bytes of region `id` of this rank in the
@@ -100,16 +111,36 @@ private:
   void start_requests();
   /// Consumes this rank's request (API call, rank 0's timer) in blocking mode.
   bool local_request_due() noexcept;
+  // The phases of checkpoint() (runtime_checkpoint.cpp).
+  void check_can_checkpoint() const;
+  VersionPlan plan_version(std::int64_t version, std::int64_t step);
+  void choose_levels();
+  void commit_global_now(const VersionPlan &plan);
+  void commit_local(const VersionPlan &plan);
+  bool schedule_flush(const VersionPlan &plan, bool force);
+  void start_flush(std::int64_t version, const std::shared_ptr<GlobalVersion> &global,
+                   bool partner_copy, const std::vector<std::int64_t> &retain);
+  void choose_partners();
+  void collect_flush(bool wait);
+  void note_flush_failure(std::int64_t version, const std::exception_ptr &error);
+  void flush_newest_from_local();
+  void retain_local(const std::vector<std::int64_t> &chain) noexcept;
+  void report(const CheckpointStats &stats, double local_seconds) noexcept;
+  [[nodiscard]] FileHeader file_header(const VersionPlan &plan);
+
   void end_restart() noexcept;
   void append_stats_line(const CheckpointStats &stats) noexcept;
   void restore_late(Region &region);
   // The phases of restart() (runtime_restart.cpp); `catalog` on rank 0 only.
+  std::vector<RestartCandidate> restart_candidates(std::optional<Catalog> &catalog);
   std::unique_ptr<RestartSource> open_restart_source(const Catalog *catalog, std::int64_t version,
                                                      RestartTimes &times);
+  std::unique_ptr<RestartSource> open_local_source(std::int64_t version);
+  void rebuild_from_partners(std::int64_t version, const std::vector<std::int64_t> &holders);
   void restore_protected(RestartSource &src, RestartTimes &times);
   [[nodiscard]] RestoreOptions restore_options() const;
   CheckpointId finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
-                              double seconds);
+                              double seconds, std::int64_t level);
   std::vector<Region *> regions_in_order();
 
   Config m_config;
@@ -119,11 +150,36 @@ private:
   std::string m_dir;
   RegionRegistry m_regions;
   DirtyTracking m_tracking; // hash or page tracking, per region
-  // Dirty tracking: the committed version the next delta refers to.
-  std::optional<std::int64_t> m_parent;
-  std::vector<std::int64_t> m_chain; // chain of m_parent, base first
-  std::uint64_t m_chain_bytes = 0;   // payload bytes of the deltas of m_chain
+  // Dirty tracking: the chain the next delta extends (the local level's
+  // with a local level, the global level's otherwise), and the global
+  // level's when it lags behind (flush_every > 1, a failed flush).
+  ChainState m_chain;
+  ChainState m_global_chain;
+  bool m_chain_is_local = false; // m_chain was restored from the local level
+  /// Per region id: blocks changed since the last version given to the
+  /// global level (what its next delta must hold).
+  std::map<int, std::vector<bool>> m_global_dirty;
   std::int64_t m_next_version = 1;
+  // Levels (decided at the first checkpoint, alike on every rank).
+  bool m_levels_chosen = false;
+  std::string m_local_dir;             // resolved local_dir; empty: none
+  std::int64_t m_local_newest = 0;     // newest version on this rank's local level at start
+  std::unique_ptr<LocalLevel> m_local; // null: global level only, synchronous
+  Comm m_flush_comm;                   // the background flush's own traffic
+  bool m_flush_in_background = false;  // MPI_THREAD_MULTIPLE provided
+  BackgroundFlush m_flush;
+  bool m_flush_has_global = false;     // the job of m_flush writes a global version
+  std::vector<std::int32_t> m_partner; // keeper of each rank's copy (-1: no partner level)
+  std::vector<int> m_kept_for;         // ranks whose copies this rank keeps
+  int m_since_flush = 0;               // checkpoints since the last flush
+  std::int64_t m_newest = 0;           // newest committed version (any level)
+  std::int64_t m_newest_flushed = 0;   // newest version given to a flush
+  std::int64_t m_global_committed = 0; // newest version committed globally
+  struct FlushFailure {
+    ckpt_status status = CKPT_ERR_IO;
+    std::string what;
+  };
+  std::map<std::int64_t, FlushFailure> m_flush_failures; // by version
   std::string m_topology;
   bool m_signal_requested = false;
   bool m_should_exit = false;
