@@ -64,11 +64,19 @@ std::string read_attr_str(hid_t obj, const char *name, const std::string &path) 
   return value;
 }
 
-H5Id file_access(MPI_Comm comm) {
+// A file written by one process (a one-rank job, rank 0 assembling a
+// nonblocking version) goes through HDF5's POSIX driver: MPI-IO would add
+// nothing, and Open MPI's ompio opens a shared-file-pointer component for it
+// whose named semaphore can block H5Fcreate for good.
+H5Id file_access(MPI_Comm comm, bool serial) {
   H5Id fapl(check_h5(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
-  check_h5_status(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
-  check_h5_status(H5Pset_all_coll_metadata_ops(fapl.get(), true), "H5Pset_all_coll_metadata_ops");
-  check_h5_status(H5Pset_coll_metadata_write(fapl.get(), true), "H5Pset_coll_metadata_write");
+  if (serial) {
+    check_h5_status(H5Pset_fapl_sec2(fapl.get()), "H5Pset_fapl_sec2");
+  } else {
+    check_h5_status(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
+    check_h5_status(H5Pset_all_coll_metadata_ops(fapl.get(), true), "H5Pset_all_coll_metadata_ops");
+    check_h5_status(H5Pset_coll_metadata_write(fapl.get(), true), "H5Pset_coll_metadata_write");
+  }
   // Large datasets start on 1 MiB boundaries (file-system stripes and pages).
   check_h5_status(H5Pset_alignment(fapl.get(), 1 << 20, 1 << 20), "H5Pset_alignment");
   return fapl;
@@ -86,9 +94,9 @@ H5Id make_dataset(hid_t file, const char *name, hid_t type, std::uint64_t n) {
                std::string("cannot create dataset /") + name));
 }
 
-H5Id transfer_list(H5FD_mpio_xfer_t mode) {
+H5Id transfer_list(H5FD_mpio_xfer_t mode, bool serial) {
   H5Id dxpl(check_h5(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
-  check_h5_status(H5Pset_dxpl_mpio(dxpl.get(), mode), "H5Pset_dxpl_mpio");
+  if (!serial) check_h5_status(H5Pset_dxpl_mpio(dxpl.get(), mode), "H5Pset_dxpl_mpio");
   return dxpl;
 }
 
@@ -155,8 +163,9 @@ CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
   // 2. The file is new (H5F_ACC_EXCL, like O_EXCL): nothing existing is opened.
   CheckpointFile f;
   f.m_path = path;
+  f.m_serial = comm_size(comm) == 1;
   agree(comm, capture([&] {
-          H5Id fapl = file_access(comm);
+          H5Id fapl = file_access(comm, f.m_serial);
           f.m_file = H5Id(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()));
           if (!f.m_file.valid()) throw_hdf5("cannot create checkpoint file " + path);
         }));
@@ -207,8 +216,8 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
   m_hashes = make_dataset(root, k_hashes, H5T_STD_U64LE, sizes.hashes);
   m_stored = make_dataset(root, k_stored, H5T_STD_U64LE, sizes.stored);
   m_data = make_dataset(root, k_data, H5T_STD_U8LE, sizes.data);
-  m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
-  m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
+  m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE, m_serial);
+  m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT, m_serial);
 }
 
 CheckpointFile CheckpointFile::open_serial(const std::string &path) {

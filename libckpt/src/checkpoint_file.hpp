@@ -87,6 +87,7 @@ private:
   H5Id &dataset(const char *name);
 
   std::string m_path;
+  bool m_serial = false; ///< written by one process through HDF5's POSIX driver
   FileHeader m_header;
   Sizes m_sizes;
   H5Id m_file;
