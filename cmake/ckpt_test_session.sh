@@ -32,5 +32,16 @@ export OMPI_MCA_orte_tmpdir_base=$dir OMPI_MCA_btl_vader_backing_directory=$dir
 # the test's directory.
 export CKPT_LOCAL_DIR=${CKPT_LOCAL_DIR:-none}
 
-trap 'rm -rf "$dir"' EXIT
+# Open MPI's MPI-IO (ompio) keeps a named semaphore /dev/shm/sem.OMPIO_<file>
+# while a file is open, and glibc makes each named semaphore as a temporary
+# /dev/shm/sem.XXXXXX first: a rank killed in between leaves them. Those the
+# test made (newer than its marker) go with the test, once they are a few
+# seconds old (a concurrent test may be making one of its own right now).
+touch "$dir/.started"
+cleanup() {
+  find /dev/shm -maxdepth 1 -type f \( -name 'sem.OMPIO_*' -o -name 'sem.??????' \) \
+    -newer "$dir/.started" ! -newermt '-3 seconds' -delete 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
 "$@"

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstring>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +133,18 @@ namespace {
 /// leftover of an attempt that crashed before its commit, and is removed
 /// (unlink removes the entry itself); anything else there (a symbolic link,
 /// FIFO, directory) is refused: a checkpoint is never written through it.
+// Open MPI 4's ompio opens a shared-file-pointer component with every
+// MPI-IO file; on one node that is a named semaphore "/OMPIO_<file name>"
+// which it holds while it sets the file up and unlinks at close. A process
+// killed in between (a job killed during a checkpoint) leaves it behind, and
+// when it was killed holding it, the next job that creates a file of that
+// name waits on it for ever. No process of this job uses the name yet (the
+// file is about to be created exclusively), so every rank removes it first.
+void remove_stale_ompio_semaphore(const std::string &path) {
+  const std::string name = "/OMPIO_" + path.substr(path.find_last_of('/') + 1);
+  if (name.size() < 255) static_cast<void>(sem_unlink(name.c_str()));
+}
+
 void remove_stale_data_file(const std::string &path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
@@ -156,8 +169,10 @@ CheckpointFile CheckpointFile::create(const std::string &path, MPI_Comm comm,
   // Each step is agreed before the next collective one, so that a failure on
   // one rank never leaves the others waiting.
   // 1. Rank 0 clears the way: a regular file of a crashed attempt goes; a
-  //    link or anything else at that name is refused.
+  //    link or anything else at that name is refused. Every rank removes a
+  //    semaphore a killed Open MPI process may have left for that name.
   agree(comm, capture([&] {
+          remove_stale_ompio_semaphore(path);
           if (rank == 0) remove_stale_data_file(path);
         }));
   // 2. The file is new (H5F_ACC_EXCL, like O_EXCL): nothing existing is opened.
