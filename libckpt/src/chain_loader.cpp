@@ -25,6 +25,7 @@ ChainFileMeta read_file_meta(const std::string &path, bool with_hashes) {
   meta.rows = file.read_index();
   meta.stored = file.read_u64("stored_blocks", 0, s.stored, true);
   if (with_hashes) meta.hashes = file.read_u64("hashes", 0, s.hashes, true);
+  meta.pieces = file.read_pieces(limit / sizeof(PieceRow));
   file.close();
   return meta;
 }

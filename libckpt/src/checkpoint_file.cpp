@@ -21,6 +21,7 @@ constexpr const char *k_index = "index";
 constexpr const char *k_hashes = "hashes";
 constexpr const char *k_stored = "stored_blocks";
 constexpr const char *k_data = "data";
+constexpr const char *k_pieces = "pieces";
 
 void write_attr_i64(hid_t obj, const char *name, std::int64_t value) {
   H5Id space(check_h5(H5Screate(H5S_SCALAR), "H5Screate"));
@@ -116,6 +117,65 @@ H5Id index_row_type() {
   add("data_offset", offsetof(IndexRow, data_offset), H5T_NATIVE_UINT64);
   add("data_bytes", offsetof(IndexRow, data_bytes), H5T_NATIVE_UINT64);
   return t;
+}
+
+H5Id piece_row_type() {
+  H5Id t(check_h5(H5Tcreate(H5T_COMPOUND, sizeof(PieceRow)), "H5Tcreate"));
+  H5Id name(check_h5(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check_h5_status(H5Tset_size(name.get(), sizeof(PieceRow::name)), "H5Tset_size");
+  const hsize_t three[1] = {k_max_global_dims};
+  H5Id dims(check_h5(H5Tarray_create2(H5T_NATIVE_UINT64, 1, three), "H5Tarray_create2"));
+  auto add = [&](const char *field, std::size_t offset, hid_t type) {
+    check_h5_status(H5Tinsert(t.get(), field, offset, type), std::string("H5Tinsert ") + field);
+  };
+  add("rank", offsetof(PieceRow, rank), H5T_NATIVE_INT32);
+  add("region_id", offsetof(PieceRow, region_id), H5T_NATIVE_INT32);
+  add("name", offsetof(PieceRow, name), name.get());
+  add("type", offsetof(PieceRow, type), H5T_NATIVE_INT32);
+  add("ndims", offsetof(PieceRow, ndims), H5T_NATIVE_INT32);
+  add("global_dims", offsetof(PieceRow, global_dims), dims.get());
+  add("offset", offsetof(PieceRow, offset), dims.get());
+  add("dims", offsetof(PieceRow, dims), dims.get());
+  return t;
+}
+
+void CheckpointFile::write_pieces(const std::vector<PieceRow> &rows, bool writer) {
+  H5Id type = piece_row_type();
+  H5Id d = make_dataset(m_file.get(), k_pieces, type.get(), rows.size());
+  if (rows.empty()) return;
+  const hsize_t n[1] = {rows.size()};
+  H5Id space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
+  H5Id mem(check_h5(H5Screate_simple(1, n, nullptr), "H5Screate_simple"));
+  if (!writer) {
+    H5Sselect_none(space.get());
+    H5Sselect_none(mem.get());
+  }
+  check_h5_status(H5Dwrite(d.get(), type.get(), mem.get(), space.get(), m_dxpl_collective.get(),
+                           rows.data()),
+                  "cannot write /pieces of " + m_path);
+}
+
+std::vector<PieceRow> CheckpointFile::read_pieces(std::uint64_t limit) {
+  if (m_header.format_version < 2) return {};
+  H5Id d(H5Dopen2(m_file.get(), k_pieces, H5P_DEFAULT));
+  if (!d.valid()) throw_hdf5(m_path + ": dataset /pieces is missing");
+  H5Id space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
+  hsize_t dims[1] = {0};
+  if (H5Sget_simple_extent_ndims(space.get()) != 1)
+    throw FormatError(m_path + ": /pieces is not one-dimensional");
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  if (dims[0] > limit)
+    throw FormatError(m_path + ": /pieces claims " + std::to_string(dims[0]) +
+                      " rows, more than the file can hold");
+  std::vector<PieceRow> rows(static_cast<std::size_t>(dims[0]));
+  if (rows.empty()) return rows;
+  H5Id type = piece_row_type();
+  check_h5_status(
+      H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, m_dxpl_independent.get(), rows.data()),
+      "cannot read /pieces of " + m_path);
+  for (PieceRow &p : rows)
+    p.name[sizeof p.name - 1] = '\0';
+  return rows;
 }
 
 namespace {

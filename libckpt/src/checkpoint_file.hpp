@@ -8,6 +8,7 @@
 #define CKPT_DETAIL_CHECKPOINT_FILE_HPP
 
 #include "checkpoint_layout.hpp"
+#include "global_region.hpp"
 #include "h5.hpp"
 
 #include <mpi.h>
@@ -61,6 +62,11 @@ public:
   void write_index(const std::vector<IndexRow> &rows, bool writer);
   /// Collective: every rank reads every row.
   std::vector<IndexRow> read_index();
+  /// Collective: creates /pieces (format 2, docs/FORMAT.md 2.5) with the
+  /// rows every rank passes alike; rank `writer` writes them.
+  void write_pieces(const std::vector<PieceRow> &rows, bool writer);
+  /// All of /pieces (empty for a format 1 file), at most `limit` rows.
+  std::vector<PieceRow> read_pieces(std::uint64_t limit);
   /// Collective when `collective`: one contiguous slab of a uint64 dataset
   /// ("hashes" or "stored_blocks") per rank (possibly empty).
   void write_u64(const char *dataset, std::uint64_t offset,
@@ -96,6 +102,8 @@ private:
 
 /// The compound HDF5 type of IndexRow.
 H5Id index_row_type();
+/// The compound HDF5 type of PieceRow.
+H5Id piece_row_type();
 
 } // namespace ckpt::detail
 

@@ -10,7 +10,8 @@
 
 namespace ckpt::detail {
 
-constexpr int k_format_version = 1;
+/// 2: global regions (/pieces, /regions); 1 is still read.
+constexpr int k_format_version = 2;
 constexpr const char *k_format_name = "libckpt";
 
 /// One row of /index. Plain data: sent between ranks as bytes.

@@ -235,6 +235,10 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
           }
         }));
 
+  // Global regions: the pieces must tile their arrays (written to /pieces).
+  std::vector<PieceRow> pieces;
+  agree(comm, capture([&] { pieces = agreed_pieces("ckpt_checkpoint"); }));
+
   // The totals decide between a delta and a base: a delta in which every
   // block changed would hold the whole state, and a chain whose deltas would
   // hold more bytes than the state makes restarts read more than twice it.
@@ -343,6 +347,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
       if (e && !error) error = e;
     };
     keep_first(capture([&] { file.write_index(rows, m_rank == 0); }));
+    keep_first(capture([&] { file.write_pieces(pieces, m_rank == 0); }));
     std::vector<std::uint64_t> my_hashes, my_stored;
     for (std::size_t i = 0; i < regions.size(); ++i) {
       my_hashes.insert(my_hashes.end(), hashes[i].begin(), hashes[i].end());

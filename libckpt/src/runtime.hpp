@@ -20,6 +20,8 @@
 namespace ckpt::detail {
 
 class Catalog;
+struct RankChain;
+struct RestoreReport;
 struct RestartSource;
 struct RestartTimes;
 struct RestoreOptions;
@@ -40,6 +42,13 @@ public:
   /// reserved for runtime components (see participant.hpp).
   void protect(int id, const std::string &name, void *data, std::size_t count,
                std::size_t elem_size, ckpt_type type);
+  /// A piece of a global array (ckpt_protect_global); the three vectors
+  /// have the same length, 1 to 3. Checked here on its own, collectively
+  /// (tiling) at every checkpoint and restart.
+  void protect_global(int id, const std::string &name, void *data, ckpt_type type,
+                      const std::vector<std::uint64_t> &global_dims,
+                      const std::vector<std::uint64_t> &offset,
+                      const std::vector<std::uint64_t> &local_dims);
   void unprotect(int id);
   /// How checkpoints find the changed blocks of region `id` (protected,
   /// id >= 0), overriding the config key dirty_tracking for it.
@@ -84,6 +93,13 @@ private:
   CheckpointId finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
                               double seconds);
   std::vector<Region *> regions_in_order();
+  // Global regions (runtime_global.cpp).
+  /// Collective: every rank's pieces, checked to tile each global array
+  /// (the same outcome on every rank); `call` names the API call.
+  std::vector<PieceRow> agreed_pieces(const std::string &call);
+  void check_global_layout(const RankChain &chain, const Region &region) const;
+  /// Restores `regions`' pieces that `chain` redistributes (chain.sources).
+  RestoreReport restore_pieces(const RankChain &chain, const std::vector<Region *> &regions);
 
   Config m_config;
   Comm m_comm;

@@ -189,22 +189,23 @@ CheckpointId Runtime::restart() {
 std::unique_ptr<RestartSource>
 Runtime::open_restart_source(const Catalog *catalog, std::int64_t version, RestartTimes &times) {
   const MPI_Comm comm = m_comm.get();
-  // 2. Metadata (rank 0): read once, validated, cut into shares.
+  // 2. Metadata (rank 0): read once, validated, cut into shares for the
+  //    pieces this job declared (agreed first: they must tile their arrays).
   const double t0 = MPI_Wtime();
+  std::vector<PieceRow> pieces;
+  agree(comm, capture([&] { pieces = agreed_pieces("ckpt_restart"); }));
   std::vector<std::string> shares;
   agree(comm, capture([&] {
           if (m_rank != 0) return;
           debug_fail_point("restart_metadata", m_rank);
           const ChainModel model = load_chain(*catalog, version);
-          if (model.nranks() != m_size)
-            throw MismatchError("checkpoint version " + std::to_string(version) + " (" +
-                                model.newest().path + ") was written by " +
-                                std::to_string(model.nranks()) + " ranks; this job has " +
-                                std::to_string(m_size) + " ranks. Restart with " +
-                                std::to_string(model.nranks()) + " ranks.");
+          std::vector<std::vector<PieceRow>> by_rank(static_cast<std::size_t>(m_size));
+          for (const PieceRow &p : pieces)
+            by_rank[static_cast<std::size_t>(p.rank)].push_back(p);
           std::uint64_t total = 0;
           for (int r = 0; r < m_size; ++r) {
-            shares.push_back(model.rank_view(r).serialize());
+            shares.push_back(model.job_view(r, m_size, by_rank[static_cast<std::size_t>(r)])
+                                 .serialize());
             total += shares.back().size();
           }
           if (total > static_cast<std::uint64_t>(INT_MAX))
@@ -232,7 +233,16 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
   agree(comm, capture([&] {
           debug_fail_point("restart_layout", m_rank);
           for (Region *r : regions_in_order()) {
+            if (r->is_global()) check_global_layout(src.chain, *r);
+            if (r->is_global() && src.chain.sources.count(r->id)) continue;
             const auto it = src.chain.regions.find(r->id);
+            if (const auto why = src.chain.unshared.find(r->id); why != src.chain.unshared.end())
+              throw MismatchError("region " + std::to_string(r->id) + " '" + r->name +
+                                  "' is a per-rank region of checkpoint version " +
+                                  std::to_string(src.chain.version) + ", written by " +
+                                  std::to_string(src.chain.nranks) + " ranks: " + why->second +
+                                  ", so it cannot be restored on " + std::to_string(m_size) +
+                                  " ranks (protect it as a global region)");
             if (it == src.chain.regions.end())
               throw MismatchError(
                   "rank " + std::to_string(m_rank) + " region " + std::to_string(r->id) + " '" +
@@ -246,10 +256,11 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
   agree(comm, capture([&] {
           debug_fail_point("restart_data", m_rank);
           const RestoreReport report = src.restorer.restore(targets, restore_options());
-          times.data = report.read_seconds;
-          times.verify = report.verify_seconds;
-          times.bytes_read = report.bytes_read;
-          times.requests = report.requests;
+          const RestoreReport moved = restore_pieces(src.chain, regions_in_order());
+          times.data = report.read_seconds + moved.read_seconds;
+          times.verify = report.verify_seconds + moved.verify_seconds;
+          times.bytes_read = report.bytes_read + moved.bytes_read;
+          times.requests = report.requests + moved.requests;
           if (report.damaged > 0) {
             const std::string what = src.restorer.describe(report.damage.front());
             log_error(what);
@@ -260,19 +271,30 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
     m_regions.find(id)->committed_hashes = src.chain.regions.at(id).hashes;
     src.restored.insert(id);
   }
+  // A redistributed piece has no baseline: the next checkpoint stores it all.
+  for (const auto &[id, list] : src.chain.sources)
+    if (Region *r = m_regions.find(id); r && r->is_global()) {
+      r->committed_hashes.clear();
+      src.restored.insert(id);
+    }
 }
 
 CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
                                      double seconds) {
   const MPI_Comm comm = m_comm.get();
   const RankChain &chain = src->chain;
-  // Dirty tracking continues from this version.
+  // Dirty tracking continues from this version; a chain holds one rank
+  // count, so after a restart on another one the next checkpoint is a base.
   m_parent = chain.version;
   m_chain.clear();
   m_chain_bytes = 0;
   for (std::size_t i = 0; i < chain.files.size(); ++i) {
     m_chain.push_back(chain.files[i].version);
     if (i > 0) m_chain_bytes += chain.files[i].written_bytes;
+  }
+  if (chain.nranks != m_size) {
+    m_parent.reset();
+    m_chain.clear();
   }
   const CheckpointId id{chain.version, chain.step};
   const bool base = chain.base;
