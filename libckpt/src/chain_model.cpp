@@ -2,6 +2,7 @@
 
 #include "block_hasher.hpp"
 #include "error.hpp"
+#include "region.hpp"
 
 #include <ckpt/ckpt.h>
 
@@ -104,26 +105,50 @@ ChainModel::ChainModel(std::vector<CommitRecord> records, std::vector<ChainFileM
   m_by_region.resize(m_files.size());
   for (std::size_t fi = 0; fi < m_files.size(); ++fi) {
     check_file(fi);
+    check_pieces(fi);
     check_rows(fi);
+    check_piece_rows(fi);
   }
-  check_pieces();
 }
 
-void ChainModel::check_pieces() const {
-  const ChainFileMeta &f = newest();
+void ChainModel::check_piece_rows(std::size_t fi) const {
+  const ChainFileMeta &f = m_files[fi];
+  for (const PieceRow &p : f.pieces) {
+    const auto it = m_by_region[fi].find({p.rank, p.region_id});
+    const IndexRow *row = it == m_by_region[fi].end() ? nullptr : &f.rows[it->second];
+    if (!row || row->type != p.type || row->count != p.box().count() ||
+        std::strncmp(row->name, p.name, sizeof p.name) != 0)
+      throw FormatError(file_label(f) + " /pieces: the piece of rank " + std::to_string(p.rank) +
+                        " region " + std::to_string(p.region_id) + " " + p.box().text() +
+                        " has no /index row of that name, type and element count");
+  }
+}
+
+void ChainModel::check_pieces(std::size_t fi) {
+  const ChainFileMeta &f = m_files[fi];
   if (f.header.format_version < 2 && !f.pieces.empty())
     throw FormatError(file_label(f) + " has format_version 1 but a /pieces table");
   const std::string where = file_label(f) + " /pieces";
   check_tiling(f.pieces, f.header.nranks, where);
+  m_global.resize(m_files.size());
   for (const PieceRow &p : f.pieces) {
-    const auto it = m_by_region.back().find({p.rank, p.region_id});
-    const IndexRow *row = it == m_by_region.back().end() ? nullptr : &f.rows[it->second];
-    if (!row || row->type != p.type || row->count != p.box().count() ||
-        std::strncmp(row->name, p.name, sizeof p.name) != 0)
-      throw FormatError(where + ": the piece of rank " + std::to_string(p.rank) + " region " +
-                        std::to_string(p.region_id) + " " + p.box().text() +
-                        " has no /index row of that name, type and element count");
+    m_global[fi].emplace(p.rank, p.region_id);
+    const auto store = f.stores.find(p.region_id);
+    if (store == f.stores.end() ||
+        store->second.first > f.file_bytes - std::min(f.file_bytes, store->second.second))
+      throw FormatError(where + ": the block store of global region " +
+                        std::to_string(p.region_id) + " is missing or beyond the file's end");
   }
+}
+
+bool ChainModel::is_global(std::size_t fi, const IndexRow &row) const {
+  return fi < m_global.size() && m_global[fi].count({row.rank, row.region_id}) > 0;
+}
+
+std::uint64_t ChainModel::data_position(std::size_t fi, const IndexRow &row) const {
+  const ChainFileMeta &f = m_files[fi];
+  return (is_global(fi, row) ? f.stores.at(row.region_id).first : f.data_address) +
+         row.data_offset;
 }
 
 void ChainModel::check_file(std::size_t fi) const {
@@ -175,6 +200,7 @@ void ChainModel::check_rows(std::size_t fi) {
   const std::uint64_t bs = f.header.block_size;
   const std::int32_t nranks = f.header.nranks;
   std::uint64_t hashes = 0, stored = 0, data = 0;
+  std::map<int, std::uint64_t> store_data; // bytes so far per block store
   std::int32_t last_rank = 0;
   for (std::size_t i = 0; i < f.rows.size(); ++i) {
     const IndexRow &row = f.rows[i];
@@ -196,12 +222,17 @@ void ChainModel::check_rows(std::size_t fi) {
                         ", element " + std::to_string(row.elem_size) + " bytes, " +
                         std::to_string(row.nblocks) + " blocks, " + std::to_string(row.nstored) +
                         " stored)");
-    if (row.hash_offset != hashes || row.stored_offset != stored || row.data_offset != data)
+    const bool global = is_global(fi, row);
+    std::uint64_t &in = global ? store_data[row.region_id] : data;
+    if (row.hash_offset != hashes || row.stored_offset != stored || row.data_offset != in)
       throw FormatError(where + " has offsets that do not follow the previous rows");
     hashes += row.nblocks;
     stored += row.nstored;
-    data += row.data_bytes;
-    if (hashes > f.sizes.hashes || stored > f.sizes.stored || data > f.sizes.data)
+    in += row.data_bytes;
+    if (hashes > f.sizes.hashes || stored > f.sizes.stored || data > f.sizes.data ||
+        (global && (in > f.stores.at(row.region_id).second ||
+                    row.elem_size != type_size(static_cast<ckpt_type>(row.type)) ||
+                    f.header.block_size % row.elem_size != 0)))
       throw FormatError(where + " reaches beyond the end of the datasets");
     if (!m_by_region[fi].emplace(std::make_pair(row.rank, row.region_id), i).second)
       throw FormatError(where + " repeats a region");
@@ -234,6 +265,11 @@ void ChainModel::check_rows(std::size_t fi) {
         " stored of " + std::to_string(written) + " bytes; record: " + std::to_string(rec.blocks) +
         " of " + std::to_string(rec.state_bytes) + ", " + std::to_string(rec.dirty_blocks) +
         " of " + std::to_string(rec.written_bytes) + ")");
+  for (const auto &[id, extent] : f.stores)
+    if (store_data[id] != extent.second)
+      throw FormatError(f.path + ": /index describes " + std::to_string(store_data[id]) +
+                        " bytes of global region " + std::to_string(id) + "; its block store holds " +
+                        std::to_string(extent.second));
   if (hashes != f.sizes.hashes || stored != f.sizes.stored || data != f.sizes.data)
     throw FormatError(f.path + ": /index describes " + std::to_string(hashes) + " hashes, " +
                       std::to_string(stored) + " stored blocks and " + std::to_string(data) +
@@ -277,8 +313,8 @@ RankChain ChainModel::rank_view(std::int32_t rank) const {
     region.hashes.assign(h, h + static_cast<std::ptrdiff_t>(row.nblocks));
     for (std::size_t fi = 0; fi < m_files.size(); ++fi)
       if (const IndexRow *r = applicable_row(fi, row); r && r->nstored > 0)
-        region.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi), r->data_offset,
-                                                stored_blocks(fi, *r)});
+        region.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi),
+                                                data_position(fi, *r), stored_blocks(fi, *r)});
   }
   return view;
 }
@@ -371,8 +407,8 @@ RankChain ChainModel::job_view(std::int32_t rank, std::int32_t job_ranks,
       full.hashes.assign(h, h + static_cast<std::ptrdiff_t>(row.nblocks));
       for (std::size_t fi = 0; fi < m_files.size(); ++fi)
         if (const IndexRow *r = applicable_row(fi, row); r && r->nstored > 0)
-          full.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi), r->data_offset,
-                                                stored_blocks(fi, *r)});
+          full.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi),
+                                                data_position(fi, *r), stored_blocks(fi, *r)});
       const auto [first, last] = linear_range(old->box(), common);
       const std::uint64_t b0 = first * row.elem_size / bs;
       const std::uint64_t b1 = ((last + 1) * row.elem_size + bs - 1) / bs;
@@ -494,12 +530,12 @@ RankChain RankChain::deserialize(const std::string &bytes, const std::string &or
       }
       const File &f = c.files[p.file];
       const std::uint64_t span = p.stored.empty() ? 0 : p.stored.size() * c.block_size;
-      if (p.data_offset > f.data_bytes ||
-          (span > f.data_bytes - p.data_offset &&
+      if (p.data_offset > f.file_bytes ||
+          (span > f.file_bytes - p.data_offset &&
            (p.stored.size() - 1) * c.block_size +
                    block_bytes(r.row.bytes, c.block_size, p.stored.back()) >
-               f.data_bytes - p.data_offset))
-        in.fail(region_text(r.row) + " reads beyond /data of " + f.path);
+               f.file_bytes - p.data_offset))
+        in.fail(region_text(r.row) + " reads beyond the end of " + f.path);
       r.parts.push_back(std::move(p));
     }
     return r;
@@ -659,7 +695,7 @@ std::vector<ReadChunk> plan_reads(const RankChain &chain, const std::vector<int>
   }
   std::vector<ReadChunk> out;
   for (std::uint32_t fi = 0; fi < chain.files.size(); ++fi) {
-    ChunkBuilder builder(fi, chain.files[fi].data_address, options, out);
+    ChunkBuilder builder(fi, 0, options, out); // parts hold absolute offsets
     for (std::size_t ri = 0; ri < wanted.size(); ++ri) {
       const RankRegion &r = *wanted[ri];
       const auto part = std::find_if(r.parts.begin(), r.parts.end(),

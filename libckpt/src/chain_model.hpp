@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,9 @@ struct ChainFileMeta {
   std::vector<std::uint64_t> stored; // all of /stored_blocks
   std::vector<std::uint64_t> hashes; // all of /hashes (newest file only; empty otherwise)
   std::vector<PieceRow> pieces;      // all of /pieces (format 2; empty for format 1)
+  /// Block stores of the global regions of `pieces`: region id -> (byte
+  /// offset in the file, bytes).
+  std::map<int, std::pair<std::uint64_t, std::uint64_t>> stores;
 };
 
 /// One region of one rank, as the chain restores it.
@@ -44,7 +48,7 @@ struct RankRegion {
   /// The blocks one file of the chain stores for this region.
   struct Part {
     std::uint32_t file = 0;        // index in RankChain::files
-    std::uint64_t data_offset = 0; // first byte of the region's blocks in /data
+    std::uint64_t data_offset = 0; // first byte of the region's blocks in the file (absolute)
     std::vector<std::uint64_t> stored;
   };
   IndexRow row;                      // the newest file's row
@@ -143,11 +147,18 @@ public:
 private:
   void check_file(std::size_t fi) const;
   void check_rows(std::size_t fi);
-  void check_pieces() const;
+  void check_pieces(std::size_t fi);
+  void check_piece_rows(std::size_t fi) const;
+  /// Whether `row` of file `fi` is a piece of a global region, whose bytes
+  /// are in the region's block store (else in /data).
+  [[nodiscard]] bool is_global(std::size_t fi, const IndexRow &row) const;
+  /// Absolute file offset of the first stored byte of `row` of file `fi`.
+  [[nodiscard]] std::uint64_t data_position(std::size_t fi, const IndexRow &row) const;
 
   std::vector<CommitRecord> m_records;
   std::vector<ChainFileMeta> m_files;
   std::vector<std::map<std::pair<int, int>, std::size_t>> m_by_region; // per file
+  std::vector<std::set<std::pair<int, int>>> m_global; // (rank, region id) of pieces, per file
 };
 
 /// One read request: a contiguous range of one file, scattered into the

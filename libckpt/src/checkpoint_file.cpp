@@ -5,6 +5,7 @@
 #include "fs.hpp"
 #include "log.hpp"
 #include "mpi_util.hpp"
+#include "region.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,22 @@ constexpr const char *k_hashes = "hashes";
 constexpr const char *k_stored = "stored_blocks";
 constexpr const char *k_data = "data";
 constexpr const char *k_pieces = "pieces";
+constexpr const char *k_blocks = "blocks";
+
+/// The little-endian HDF5 type of a ckpt_type (the bytes as stored).
+hid_t file_type_of(ckpt_type type) {
+  switch (type) {
+  case CKPT_CHAR: return H5T_STD_I8LE;
+  case CKPT_INT32: return H5T_STD_I32LE;
+  case CKPT_UINT32: return H5T_STD_U32LE;
+  case CKPT_INT64: return H5T_STD_I64LE;
+  case CKPT_UINT64: return H5T_STD_U64LE;
+  case CKPT_FLOAT: return H5T_IEEE_F32LE;
+  case CKPT_DOUBLE: return H5T_IEEE_F64LE;
+  case CKPT_BYTE: break;
+  }
+  return H5T_STD_U8LE;
+}
 
 void write_attr_i64(hid_t obj, const char *name, std::int64_t value) {
   H5Id space(check_h5(H5Screate(H5S_SCALAR), "H5Screate"));
@@ -267,6 +284,16 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
   m_hashes = make_dataset(root, k_hashes, H5T_STD_U64LE, sizes.hashes);
   m_stored = make_dataset(root, k_stored, H5T_STD_U64LE, sizes.stored);
   m_data = make_dataset(root, k_data, H5T_STD_U8LE, sizes.data);
+  // Format 2: one typed block store per global region, after /data.
+  if (!sizes.stores.empty()) {
+    H5Id group(check_h5(H5Gcreate2(root, k_blocks, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "cannot create group /blocks"));
+    for (const BlockStore &st : sizes.stores) {
+      const auto type = static_cast<ckpt_type>(st.type);
+      m_stores[st.region_id] =
+          make_dataset(group.get(), st.name.c_str(), file_type_of(type), st.bytes / type_size(type));
+    }
+  }
   m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
   m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT);
 }
@@ -353,7 +380,7 @@ CheckpointFile::Sizes CheckpointFile::read_sizes() const {
     H5Sget_simple_extent_dims(space.get(), dims, nullptr);
     return static_cast<std::uint64_t>(dims[0]);
   };
-  return Sizes{extent(m_index), extent(m_hashes), extent(m_stored), extent(m_data)};
+  return Sizes{extent(m_index), extent(m_hashes), extent(m_stored), extent(m_data), {}};
 }
 
 void CheckpointFile::transfer(const char *name, hid_t mem_type, bool write, void *memory,
@@ -400,7 +427,10 @@ std::uint64_t CheckpointFile::allocated_bytes() const {
   // The end of the last dataset (the MPI-IO driver cannot tell its EOF
   // while the file is open for collective writes).
   std::uint64_t end = 0;
-  for (const H5Id *d : {&m_index, &m_hashes, &m_stored, &m_data}) {
+  std::vector<const H5Id *> all = {&m_index, &m_hashes, &m_stored, &m_data};
+  for (const auto &[id, d] : m_stores)
+    all.push_back(&d);
+  for (const H5Id *d : all) {
     const haddr_t offset = H5Dget_offset(d->get());
     if (offset == HADDR_UNDEF) continue; // empty dataset: no storage
     end = std::max<std::uint64_t>(end, offset + H5Dget_storage_size(d->get()));
@@ -442,7 +472,68 @@ void CheckpointFile::write_data(const DataOp &op) {
   transfer(k_data, H5T_NATIVE_UCHAR, true, op.memory, op.file_offset, op.bytes, true);
 }
 
+void CheckpointFile::write_store(int id, const DataOp &op) {
+  const auto it = m_stores.find(id);
+  const BlockStore *st = nullptr;
+  for (const BlockStore &s : m_sizes.stores)
+    if (s.region_id == id) st = &s;
+  if (it == m_stores.end() || !st)
+    throw FormatError(m_path + ": no block store for global region " + std::to_string(id));
+  const auto type = static_cast<ckpt_type>(st->type);
+  const std::uint64_t es = type_size(type);
+  if (st->bytes == 0) return; // no storage: every rank skips alike
+  if (op.file_offset % es != 0 || op.bytes % es != 0 || op.file_offset + op.bytes > st->bytes)
+    throw FormatError(m_path + ": a transfer that is not whole elements of /blocks/" + st->name);
+  H5Id file_space(check_h5(H5Dget_space(it->second.get()), m_path + ": H5Dget_space"));
+  const hsize_t count = op.bytes / es;
+  const hsize_t mem_dims[1] = {count > 0 ? count : 1};
+  H5Id mem_space(check_h5(H5Screate_simple(1, mem_dims, nullptr), "H5Screate_simple"));
+  if (count > 0) {
+    const hsize_t start[1] = {op.file_offset / es}, n[1] = {count};
+    check_h5_status(
+        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr),
+        m_path + ": H5Sselect_hyperslab");
+  } else {
+    check_h5_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
+    check_h5_status(H5Sselect_none(mem_space.get()), "H5Sselect_none");
+  }
+  static unsigned char dummy[8];
+  // The memory holds the file's little-endian elements: no conversion.
+  H5Id mem_type(check_h5(H5Dget_type(it->second.get()), m_path + ": H5Dget_type"));
+  if (H5Dwrite(it->second.get(), mem_type.get(), mem_space.get(), file_space.get(),
+               m_dxpl_collective.get(), count > 0 ? op.memory : dummy) < 0)
+    throw_hdf5("cannot write " + std::to_string(op.bytes) + " bytes at offset " +
+               std::to_string(op.file_offset) + " of /blocks/" + st->name + " in " + m_path);
+}
+
+std::pair<std::uint64_t, std::uint64_t>
+CheckpointFile::store_extent(const std::string &name, std::uint64_t elem_size) const {
+  const std::string where = m_path + ": /blocks/" + name;
+  H5Id d(H5Dopen2(m_file.get(), ("/blocks/" + name).c_str(), H5P_DEFAULT));
+  if (!d.valid()) throw_hdf5(where + " is missing");
+  H5Id space(check_h5(H5Dget_space(d.get()), where + ": H5Dget_space"));
+  hsize_t dims[1] = {0};
+  if (H5Sget_simple_extent_ndims(space.get()) != 1)
+    throw FormatError(where + " is not one-dimensional");
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  H5Id type(check_h5(H5Dget_type(d.get()), where + ": H5Dget_type"));
+  if (H5Tget_size(type.get()) != elem_size)
+    throw FormatError(where + " does not hold elements of " + std::to_string(elem_size) +
+                      " bytes");
+  if (dims[0] == 0) return {0, 0};
+  H5Id dcpl(check_h5(H5Dget_create_plist(d.get()), where + ": H5Dget_create_plist"));
+  const haddr_t address = H5Dget_offset(d.get());
+  const std::uint64_t bytes = dims[0] * elem_size;
+  if (H5Pget_layout(dcpl.get()) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl.get()) != 0 ||
+      address == HADDR_UNDEF || H5Dget_storage_size(d.get()) != bytes) {
+    H5Eclear2(H5E_DEFAULT);
+    throw FormatError(where + " is not one contiguous, unfiltered array");
+  }
+  return {static_cast<std::uint64_t>(address), bytes};
+}
+
 void CheckpointFile::close() {
+  m_stores.clear();
   m_index.reset();
   m_hashes.reset();
   m_stored.reset();
@@ -457,6 +548,7 @@ void CheckpointFile::close() {
 }
 
 void CheckpointFile::abandon(MPI_Comm comm, bool truncater) noexcept {
+  m_stores.clear();
   m_index.reset();
   m_hashes.reset();
   m_stored.reset();

@@ -14,7 +14,9 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ckpt::detail {
@@ -76,6 +78,14 @@ public:
   /// Collective: one transfer to /data (every rank calls, with an empty op
   /// when it has nothing). Restart reads /data directly (chain_restore.hpp).
   void write_data(const DataOp &op);
+  /// Collective: one transfer to the block store of global region `id`
+  /// (file_offset and bytes in bytes, whole elements).
+  void write_store(int id, const DataOp &op);
+  /// Byte offset and size of the block store of global region `id` named
+  /// `name` (format 2), checked to be one contiguous, unfiltered extent of
+  /// elements of `elem_size` bytes; (0, 0) when it is empty.
+  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t>
+  store_extent(const std::string &name, std::uint64_t elem_size) const;
   /// Collective: closes, reporting errors (a flush happens here). The handle
   /// is released even on error (HDF5 cannot retry a close).
   void close();
@@ -97,6 +107,7 @@ private:
   Sizes m_sizes;
   H5Id m_file;
   H5Id m_index, m_hashes, m_stored, m_data;
+  std::map<int, H5Id> m_stores; // block stores of global regions, by region id
   H5Id m_dxpl_collective, m_dxpl_independent;
 };
 

@@ -4,6 +4,7 @@
 #include "region.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 
@@ -95,7 +96,11 @@ std::string row_problem(const PieceRow &p) {
     if (total > UINT64_MAX / p.global_dims[d]) return "has a global array too large to address";
     total *= p.global_dims[d];
   }
-  if (p.name[sizeof p.name - 1] != '\0' || p.name[0] == '\0') return "has no valid name";
+  if (p.name[sizeof p.name - 1] != '\0' || p.name[0] == '\0' || p.name[0] == '.')
+    return "has no valid name";
+  for (const char *c = p.name; *c; ++c)
+    if (!std::isalnum(static_cast<unsigned char>(*c)) && !std::strchr("_-.+", *c))
+      return "has a name that is not letters, digits, '_', '-', '.' and '+'";
   return {};
 }
 
@@ -193,6 +198,61 @@ std::pair<std::uint64_t, std::uint64_t> linear_range(const Box &box, const Box &
     hi[d] = part.offset[d] + part.dims[d] - 1;
   }
   return {box.linear(lo), box.linear(hi)};
+}
+
+namespace {
+
+/// Appends the boxes of elements [first, last) of the sub-box of `box`
+/// below dimension `dim`, whose leading coordinates are `prefix`.
+void range_boxes(const Box &box, int dim, std::uint64_t *prefix, std::uint64_t first,
+                 std::uint64_t last, std::vector<Box> &out) {
+  if (first >= last) return;
+  std::uint64_t inner = 1; // elements per index of dimension `dim`
+  for (int d = dim + 1; d < box.ndims; ++d)
+    inner *= box.dims[d];
+  auto emit = [&](std::uint64_t i0, std::uint64_t n) {
+    Box b = box;
+    for (int d = 0; d < dim; ++d) {
+      b.offset[d] = box.offset[d] + prefix[d];
+      b.dims[d] = 1;
+    }
+    b.offset[dim] = box.offset[dim] + i0;
+    b.dims[dim] = n;
+    out.push_back(b);
+  };
+  const std::uint64_t i_first = first / inner, i_last = (last - 1) / inner;
+  if (i_first == i_last && (first % inner != 0 || last % inner != 0 || dim + 1 == box.ndims)) {
+    if (dim + 1 == box.ndims) {
+      emit(first, last - first);
+      return;
+    }
+    prefix[dim] = i_first;
+    range_boxes(box, dim + 1, prefix, first - i_first * inner, last - i_first * inner, out);
+    return;
+  }
+  // A partial head, whole indices, a partial tail.
+  std::uint64_t whole_from = i_first, whole_to = i_last + 1;
+  if (first % inner != 0) {
+    prefix[dim] = i_first;
+    range_boxes(box, dim + 1, prefix, first - i_first * inner, inner, out);
+    whole_from = i_first + 1;
+  }
+  const bool tail = last % inner != 0;
+  if (tail) whole_to = i_last;
+  if (whole_to > whole_from) emit(whole_from, whole_to - whole_from);
+  if (tail) {
+    prefix[dim] = i_last;
+    range_boxes(box, dim + 1, prefix, 0, last - i_last * inner, out);
+  }
+}
+
+} // namespace
+
+std::vector<Box> boxes_of_range(const Box &box, std::uint64_t first, std::uint64_t last) {
+  std::vector<Box> out;
+  std::uint64_t prefix[k_max_global_dims] = {0, 0, 0};
+  if (box.ndims > 0) range_boxes(box, 0, prefix, first, last, out);
+  return out;
 }
 
 void copy_box(const Box &from, const unsigned char *src, std::uint64_t first, const Box &to,

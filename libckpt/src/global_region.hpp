@@ -54,7 +54,8 @@ struct PieceRow {
 };
 
 /// Checks one rank's declaration: 1 to 3 dimensions, the box inside the
-/// global array, a typed element (not bytes). Returns the row (rank and
+/// global array, a typed element (not bytes), a name that can be an HDF5
+/// dataset name (letters, digits, '_', '-', '.', '+', not starting with '.'). Returns the row (rank and
 /// name filled in); throws ArgumentError naming `context`.
 PieceRow make_piece(std::int32_t rank, int id, const std::string &name, ckpt_type type, int ndims,
                     const std::uint64_t *global_dims, const std::uint64_t *offset,
@@ -72,6 +73,10 @@ void check_tiling(const std::vector<PieceRow> &pieces, std::int32_t nranks,
 /// elements of `to`). Elements of `from` before `first` are not in `src`.
 void copy_box(const Box &from, const unsigned char *src, std::uint64_t first, const Box &to,
               unsigned char *dst, std::uint64_t elem_size);
+
+/// The elements [first, last) of `box` (row-major) as at most 2 * ndims - 1
+/// boxes in the same array, in row-major order.
+std::vector<Box> boxes_of_range(const Box &box, std::uint64_t first, std::uint64_t last);
 
 /// The elements of `box` that lie in `part` (inside `box`), as the row-major
 /// range [first, last] of `box`; `part` must not be empty.

@@ -5,6 +5,7 @@
 #include "checkpoint_file.hpp"
 #include "error.hpp"
 #include "fs.hpp"
+#include "global_storage.hpp"
 #include "log.hpp"
 #include "debug_hooks.hpp"
 #include "participant.hpp"
@@ -293,7 +294,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   check_mpi(MPI_Allgatherv(mine.data(), nmine * static_cast<int>(sizeof(IndexRow)), MPI_BYTE,
                            rows.data(), counts.data(), displs.data(), MPI_BYTE, comm),
             "MPI_Allgatherv");
-  const CheckpointFile::Sizes sizes = assign_offsets(rows);
+  const CheckpointFile::Sizes sizes = assign_offsets(rows, pieces);
   const auto first_mine =
       static_cast<std::size_t>(displs[static_cast<std::size_t>(m_rank)]) / sizeof(IndexRow);
   for (std::size_t i = 0; i < mine.size(); ++i)
@@ -358,11 +359,21 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     keep_first(capture([&] { file.write_u64("hashes", hash_first, my_hashes); }));
     keep_first(capture([&] { file.write_u64("stored_blocks", stored_first, my_stored); }));
 
-    TransferPlanner planner(mine.empty() ? 0 : mine.front().data_offset, m_config.staging_bytes());
-    for (std::size_t i = 0; i < regions.size(); ++i)
-      planner.add_region(static_cast<unsigned char *>(regions[i]->data), regions[i]->bytes(), bs,
-                         stored[i]);
-    const std::vector<PlannedTransfer> plan = planner.finish();
+    // Per-rank regions go to /data, global ones to their block stores.
+    std::vector<StoreSource> to_stores;
+    std::optional<TransferPlanner> planner;
+    for (std::size_t i = 0; i < regions.size(); ++i) {
+      auto *memory = static_cast<unsigned char *>(regions[i]->data);
+      if (regions[i]->is_global()) {
+        to_stores.push_back(
+            StoreSource{regions[i]->id, memory, regions[i]->bytes(), stored[i], mine[i].data_offset});
+        continue;
+      }
+      if (!planner) planner.emplace(mine[i].data_offset, m_config.staging_bytes());
+      planner->add_region(memory, regions[i]->bytes(), bs, stored[i]);
+    }
+    if (!planner) planner.emplace(0, m_config.staging_bytes());
+    const std::vector<PlannedTransfer> plan = planner->finish();
     const std::uint64_t rounds = allreduce_max(comm, static_cast<std::uint64_t>(plan.size()));
     std::vector<unsigned char> staging;
     for (std::uint64_t i = 0; i < rounds; ++i) {
@@ -385,6 +396,11 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
       }
       keep_first(capture([&] { file.write_data(op); }));
     }
+    keep_first(write_block_stores(comm, file, to_stores, bs, m_config.staging_bytes()));
+    // Rank 0 shows the global regions by name once the file is closed: it
+    // needs every rank's stored blocks.
+    std::vector<std::uint64_t> all_stored;
+    if (!pieces.empty()) keep_first(capture([&] { all_stored = gather_u64_at_root(comm, my_stored); }));
     // (Injected after the collective writes, where a real write error shows.)
     keep_first(capture([&] { debug_fail_point("checkpoint_write", m_rank); }));
     debug_kill_point("after_data", version, m_rank);
@@ -393,6 +409,10 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
       keep_first(capture([&] {
         file.close();
         debug_fail_point("checkpoint_close", m_rank);
+      }));
+    if (!error && m_rank == 0 && !pieces.empty())
+      keep_first(capture([&] {
+        add_region_views(path, view_chain(chain, rows, all_stored, pieces), bs);
       }));
     if (!error && m_config.fsync()) keep_first(capture([&] { fsync_file(path); }));
     if (!error) drop_cached_pages(path);

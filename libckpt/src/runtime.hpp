@@ -2,6 +2,7 @@
 #ifndef CKPT_DETAIL_RUNTIME_HPP
 #define CKPT_DETAIL_RUNTIME_HPP
 
+#include "checkpoint_layout.hpp"
 #include "config.hpp"
 #include "dirty_tracking.hpp"
 #include "fs.hpp"
@@ -21,6 +22,7 @@ namespace ckpt::detail {
 
 class Catalog;
 struct RankChain;
+struct ViewFile;
 struct RestoreReport;
 struct RestartSource;
 struct RestartTimes;
@@ -98,6 +100,12 @@ private:
   /// (the same outcome on every rank); `call` names the API call.
   std::vector<PieceRow> agreed_pieces(const std::string &call);
   void check_global_layout(const RankChain &chain, const Region &region) const;
+  /// Rank 0: the files of `chain` (this version last, described by `rows`,
+  /// `stored` and `pieces`) as the region views of this version need them.
+  std::vector<ViewFile> view_chain(const std::vector<std::int64_t> &chain,
+                                   const std::vector<IndexRow> &rows,
+                                   const std::vector<std::uint64_t> &stored,
+                                   const std::vector<PieceRow> &pieces) const;
   /// Restores `regions`' pieces that `chain` redistributes (chain.sources).
   RestoreReport restore_pieces(const RankChain &chain, const std::vector<Region *> &regions);
 

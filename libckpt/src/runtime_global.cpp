@@ -3,7 +3,10 @@
 // decomposition wrote.
 #include "runtime.hpp"
 
+#include "catalog.hpp"
+#include "chain_loader.hpp"
 #include "error.hpp"
+#include "global_storage.hpp"
 #include "restart_source.hpp"
 #include "runtime_scope.hpp"
 
@@ -105,6 +108,21 @@ void Runtime::check_global_layout(const RankChain &chain, const Region &region) 
       !std::equal(saved.global_dims, saved.global_dims + saved.ndims, region.piece.global_dims))
     throw MismatchError(where + " is protected as " + shape_of(region.piece) + " but was saved in " +
                         chain.files.back().path + " as " + shape_of(saved));
+}
+
+std::vector<ViewFile> Runtime::view_chain(const std::vector<std::int64_t> &chain,
+                                          const std::vector<IndexRow> &rows,
+                                          const std::vector<std::uint64_t> &stored,
+                                          const std::vector<PieceRow> &pieces) const {
+  std::vector<ViewFile> files;
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    const std::string name = data_file_name(m_config.prefix(), chain[i]);
+    ChainFileMeta meta = read_file_meta(join_path(m_dir, name), false);
+    files.push_back(
+        ViewFile{name, std::move(meta.rows), std::move(meta.stored), std::move(meta.pieces)});
+  }
+  files.push_back(ViewFile{data_file_name(m_config.prefix(), chain.back()), rows, stored, pieces});
+  return files;
 }
 
 RestoreReport Runtime::restore_pieces(const RankChain &chain, const std::vector<Region *> &regions) {

@@ -240,9 +240,11 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
               throw MismatchError("region " + std::to_string(r->id) + " '" + r->name +
                                   "' is a per-rank region of checkpoint version " +
                                   std::to_string(src.chain.version) + ", written by " +
-                                  std::to_string(src.chain.nranks) + " ranks: " + why->second +
-                                  ", so it cannot be restored on " + std::to_string(m_size) +
-                                  " ranks (protect it as a global region)");
+                                  std::to_string(src.chain.nranks) + " ranks, and " +
+                                  why->second + "; this job has " + std::to_string(m_size) +
+                                  " ranks, so it cannot be restored (protect it as a global "
+                                  "region, or restart with " +
+                                  std::to_string(src.chain.nranks) + " ranks)");
             if (it == src.chain.regions.end())
               throw MismatchError(
                   "rank " + std::to_string(m_rank) + " region " + std::to_string(r->id) + " '" +

@@ -130,3 +130,30 @@ TEST(GlobalRegion, SliceBlocksKeepsTheStoredBytes) {
   EXPECT_EQ(s.parts[1].stored, (std::vector<std::uint64_t>{1, 6}));
   EXPECT_TRUE(slice_blocks(r, 3, 5, 16).parts.size() == 1); // file 1 has none of 3, 4
 }
+
+TEST(GlobalRegion, BoxesOfRangeCoverTheRangeInOrder) {
+  Box box;
+  box.ndims = 3;
+  const std::uint64_t off[3] = {2, 1, 5}, dims[3] = {3, 4, 5};
+  for (int d = 0; d < 3; ++d) {
+    box.offset[d] = off[d];
+    box.dims[d] = dims[d];
+  }
+  const std::uint64_t n = box.count();
+  for (std::uint64_t first = 0; first < n; ++first)
+    for (std::uint64_t last = first + 1; last <= n; ++last) {
+      const std::vector<Box> parts = boxes_of_range(box, first, last);
+      ASSERT_LE(parts.size(), 5u);
+      // Walking the boxes in order visits exactly first, first + 1, ...
+      std::uint64_t expect = first;
+      for (const Box &p : parts)
+        for (std::uint64_t i = 0; i < p.dims[0]; ++i)
+          for (std::uint64_t j = 0; j < p.dims[1]; ++j)
+            for (std::uint64_t k = 0; k < p.dims[2]; ++k) {
+              const std::uint64_t x[3] = {p.offset[0] + i, p.offset[1] + j, p.offset[2] + k};
+              ASSERT_EQ(box.linear(x), expect) << first << ".." << last;
+              ++expect;
+            }
+      ASSERT_EQ(expect, last);
+    }
+}
