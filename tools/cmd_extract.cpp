@@ -106,9 +106,9 @@ void write_hdf5(const std::string &path, const Extracted &x, std::int64_t versio
                                              space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                                   "cannot create dataset " + x.name + " in " + path));
   if (!x.bytes.empty())
-    detail::check_h5_status(H5Dwrite(d.get(), h5_type(x.type), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                     x.bytes.data()),
-                            "cannot write " + path);
+    detail::check_h5_status(
+        H5Dwrite(d.get(), h5_type(x.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, x.bytes.data()),
+        "cannot write " + path);
   for (const auto &[key, value] : {std::pair<const char *, std::int64_t>{"version", version},
                                    {"step", step},
                                    {"rank", x.rank}}) {
@@ -123,12 +123,13 @@ void write_hdf5(const std::string &path, const Extracted &x, std::int64_t versio
 }
 
 /// Rebuilds and verifies `row` into `out`; damage_found naming the block.
-void read_verified(ChainReader &reader, const detail::IndexRow &row, std::vector<unsigned char> &out,
-                   std::int64_t version) {
+void read_verified(ChainReader &reader, const detail::IndexRow &row,
+                   std::vector<unsigned char> &out, std::int64_t version) {
   std::vector<Damage> damage;
   if (reader.verify(row, out, damage, 1) != 0)
-    throw damage_found("version " + std::to_string(version) + " does not verify: " +
-                       (damage.empty() ? std::string("damaged blocks") : damage.front().describe()));
+    throw damage_found(
+        "version " + std::to_string(version) + " does not verify: " +
+        (damage.empty() ? std::string("damaged blocks") : damage.front().describe()));
 }
 
 Extracted extract(ChainReader &reader, const std::string &name, int rank, std::int64_t version) {
@@ -167,8 +168,7 @@ Extracted extract(ChainReader &reader, const std::string &name, int rank, std::i
         x.global = false;
         x.shape.assign(p->dims, p->dims + p->ndims);
       }
-    if (x.shape.empty())
-      x.shape = {x.type == CKPT_BYTE ? only->bytes : only->count};
+    if (x.shape.empty()) x.shape = {x.type == CKPT_BYTE ? only->bytes : only->count};
     if (x.type == CKPT_BYTE) x.elem_size = 1;
     return x;
   }
@@ -201,8 +201,8 @@ int run_extract(const Arguments &args) {
   cli.add_location_options();
   cli.add_json_option();
   cli.options().add_options()("region", po::value<std::string>()->value_name("NAME"),
-                              "the region's name")(
-      "rank", po::value<int>()->value_name("R"), "one rank's region or piece")(
+                              "the region's name")("rank", po::value<int>()->value_name("R"),
+                                                   "one rank's region or piece")(
       "output,o", po::value<std::string>()->value_name("FILE"), "the file to write (new)");
   cli.set_operands({"VERSION"});
   if (!cli.parse(args)) return k_exit_ok;
@@ -220,8 +220,8 @@ int run_extract(const Arguments &args) {
   } else if (auto newest = catalog.newest_committed()) {
     version = *newest;
   } else {
-    throw damage_found("no committed version in " + catalog.dir() + " (versions: " +
-                       describe_versions(catalog) + ")");
+    throw damage_found("no committed version in " + catalog.dir() +
+                       " (versions: " + describe_versions(catalog) + ")");
   }
   std::string problem;
   const auto chain = catalog.chain_of(version, problem);
@@ -261,9 +261,10 @@ int run_extract(const Arguments &args) {
     for (std::uint64_t d : x.shape)
       dims += (dims.empty() ? "" : " x ") + std::to_string(d);
     std::cout << "extracted " << (x.global ? "global region '" : "region '") << x.name << "'"
-              << (x.rank >= 0 ? " of rank " + std::to_string(x.rank) : std::string()) << " of version "
-              << version << " (step " << step << "): " << detail::type_name(x.type) << "[" << dims
-              << "], " << human_bytes(double(x.bytes.size())) << ", verified; read "
+              << (x.rank >= 0 ? " of rank " + std::to_string(x.rank) : std::string())
+              << " of version " << version << " (step " << step
+              << "): " << detail::type_name(x.type) << "[" << dims << "], "
+              << human_bytes(double(x.bytes.size())) << ", verified; read "
               << human_bytes(double(read_bytes)) << " -> " << output << "\n";
   }
   return k_exit_ok;

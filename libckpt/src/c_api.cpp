@@ -107,8 +107,7 @@ int ckpt_protect_bytes(int id, const char *name, void *ptr, size_t count, size_t
 }
 
 int ckpt_protect_global(int id, const char *name, void *ptr, ckpt_type type, int ndims,
-                        const size_t *global_dims, const size_t *offset,
-                        const size_t *local_dims) {
+                        const size_t *global_dims, const size_t *offset, const size_t *local_dims) {
   std::underlying_type_t<ckpt_type> raw{};
   std::memcpy(&raw, &type, sizeof raw);
   return guarded("ckpt_protect_global", [&] {

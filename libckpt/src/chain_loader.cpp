@@ -29,10 +29,10 @@ ChainFileMeta read_file_meta(const std::string &path, bool with_hashes) {
   meta.pieces = file.read_pieces(limit / sizeof(PieceRow));
   for (const PieceRow &p : meta.pieces)
     if (!meta.stores.count(p.region_id))
-      meta.stores[p.region_id] = file.store_extent(
-          p.name, p.type >= CKPT_CHAR && p.type <= CKPT_DOUBLE
-                      ? type_size(static_cast<ckpt_type>(p.type))
-                      : 1);
+      meta.stores[p.region_id] =
+          file.store_extent(p.name, p.type >= CKPT_CHAR && p.type <= CKPT_DOUBLE
+                                        ? type_size(static_cast<ckpt_type>(p.type))
+                                        : 1);
   file.close();
   return meta;
 }

@@ -147,8 +147,7 @@ bool ChainModel::is_global(std::size_t fi, const IndexRow &row) const {
 
 std::uint64_t ChainModel::data_position(std::size_t fi, const IndexRow &row) const {
   const ChainFileMeta &f = m_files[fi];
-  return (is_global(fi, row) ? f.stores.at(row.region_id).first : f.data_address) +
-         row.data_offset;
+  return (is_global(fi, row) ? f.stores.at(row.region_id).first : f.data_address) + row.data_offset;
 }
 
 void ChainModel::check_file(std::size_t fi) const {
@@ -268,8 +267,8 @@ void ChainModel::check_rows(std::size_t fi) {
   for (const auto &[id, extent] : f.stores)
     if (store_data[id] != extent.second)
       throw FormatError(f.path + ": /index describes " + std::to_string(store_data[id]) +
-                        " bytes of global region " + std::to_string(id) + "; its block store holds " +
-                        std::to_string(extent.second));
+                        " bytes of global region " + std::to_string(id) +
+                        "; its block store holds " + std::to_string(extent.second));
   if (hashes != f.sizes.hashes || stored != f.sizes.stored || data != f.sizes.data)
     throw FormatError(f.path + ": /index describes " + std::to_string(hashes) + " hashes, " +
                       std::to_string(stored) + " stored blocks and " + std::to_string(data) +
@@ -336,8 +335,8 @@ RankRegion slice_blocks(const RankRegion &region, std::uint64_t b0, std::uint64_
     RankRegion::Part p;
     p.file = part.file;
     // Every stored block before b0 is a whole block (only the last is short).
-    p.data_offset = part.data_offset +
-                    static_cast<std::uint64_t>(first - part.stored.begin()) * block_size;
+    p.data_offset =
+        part.data_offset + static_cast<std::uint64_t>(first - part.stored.begin()) * block_size;
     for (auto it = first; it != last; ++it)
       p.stored.push_back(*it - b0);
     out.parts.push_back(std::move(p));
@@ -509,8 +508,7 @@ RankChain RankChain::deserialize(const std::string &bytes, const std::string &or
     r.row.name[sizeof r.row.name - 1] = '\0';
     r.hashes = in.get_u64s();
     if (r.row.rank < 0 || r.row.rank >= c.nranks || r.row.elem_size == 0 ||
-        r.row.nblocks != block_count(r.row.bytes, c.block_size) ||
-        r.hashes.size() != r.row.nblocks)
+        r.row.nblocks != block_count(r.row.bytes, c.block_size) || r.hashes.size() != r.row.nblocks)
       in.fail(region_text(r.row) + " has inconsistent sizes");
     const std::uint64_t nparts = in.count(1);
     std::uint32_t last_file = 0;

@@ -167,9 +167,9 @@ void CheckpointFile::write_pieces(const std::vector<PieceRow> &rows, bool writer
     H5Sselect_none(space.get());
     H5Sselect_none(mem.get());
   }
-  check_h5_status(H5Dwrite(d.get(), type.get(), mem.get(), space.get(), m_dxpl_collective.get(),
-                           rows.data()),
-                  "cannot write /pieces of " + m_path);
+  check_h5_status(
+      H5Dwrite(d.get(), type.get(), mem.get(), space.get(), m_dxpl_collective.get(), rows.data()),
+      "cannot write /pieces of " + m_path);
 }
 
 std::vector<PieceRow> CheckpointFile::read_pieces(std::uint64_t limit) {
@@ -290,8 +290,8 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
                         "cannot create group /blocks"));
     for (const BlockStore &st : sizes.stores) {
       const auto type = static_cast<ckpt_type>(st.type);
-      m_stores[st.region_id] =
-          make_dataset(group.get(), st.name.c_str(), file_type_of(type), st.bytes / type_size(type));
+      m_stores[st.region_id] = make_dataset(group.get(), st.name.c_str(), file_type_of(type),
+                                            st.bytes / type_size(type));
     }
   }
   m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE);
@@ -518,8 +518,7 @@ CheckpointFile::store_extent(const std::string &name, std::uint64_t elem_size) c
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   H5Id type(check_h5(H5Dget_type(d.get()), where + ": H5Dget_type"));
   if (H5Tget_size(type.get()) != elem_size)
-    throw FormatError(where + " does not hold elements of " + std::to_string(elem_size) +
-                      " bytes");
+    throw FormatError(where + " does not hold elements of " + std::to_string(elem_size) + " bytes");
   if (dims[0] == 0) return {0, 0};
   H5Id dcpl(check_h5(H5Dget_create_plist(d.get()), where + ": H5Dget_create_plist"));
   const haddr_t address = H5Dget_offset(d.get());

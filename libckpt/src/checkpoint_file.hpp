@@ -84,8 +84,8 @@ public:
   /// Byte offset and size of the block store of global region `id` named
   /// `name` (format 2), checked to be one contiguous, unfiltered extent of
   /// elements of `elem_size` bytes; (0, 0) when it is empty.
-  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t>
-  store_extent(const std::string &name, std::uint64_t elem_size) const;
+  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> store_extent(const std::string &name,
+                                                                     std::uint64_t elem_size) const;
   /// Collective: closes, reporting errors (a flush happens here). The handle
   /// is released even on error (HDF5 cannot retry a close).
   void close();

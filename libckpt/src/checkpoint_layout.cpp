@@ -19,7 +19,8 @@ FileSizes assign_offsets(std::vector<IndexRow> &rows, const std::vector<PieceRow
   for (const PieceRow &p : pieces)
     if (!store_of.count(p.region_id)) {
       store_of[p.region_id] = 0;
-      sizes.stores.push_back(BlockStore{p.region_id, std::string(p.name, strnlen(p.name, sizeof p.name)), p.type, 0});
+      sizes.stores.push_back(
+          BlockStore{p.region_id, std::string(p.name, strnlen(p.name, sizeof p.name)), p.type, 0});
     }
   std::sort(sizes.stores.begin(), sizes.stores.end(),
             [](const BlockStore &a, const BlockStore &b) { return a.region_id < b.region_id; });

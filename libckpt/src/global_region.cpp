@@ -71,8 +71,8 @@ Box PieceRow::global_box() const noexcept {
 namespace {
 
 std::string piece_text(const PieceRow &p) {
-  return "rank " + std::to_string(p.rank) + " global region " + std::to_string(p.region_id) +
-         " '" + std::string(p.name, strnlen(p.name, sizeof p.name)) + "'";
+  return "rank " + std::to_string(p.rank) + " global region " + std::to_string(p.region_id) + " '" +
+         std::string(p.name, strnlen(p.name, sizeof p.name)) + "'";
 }
 
 std::string shape_text(const PieceRow &p) {
@@ -186,8 +186,8 @@ void check_tiling(const std::vector<PieceRow> &pieces, std::int32_t nranks,
       throw MismatchError(where + ": the pieces of global region " + std::to_string(id) + " '" +
                           std::string(first.name, strnlen(first.name, sizeof first.name)) +
                           "' hold " + std::to_string(total) + " elements but the global array " +
-                          shape_text(first) + " has " +
-                          std::to_string(first.global_box().count()) + ": some part is not owned");
+                          shape_text(first) + " has " + std::to_string(first.global_box().count()) +
+                          ": some part is not owned");
   }
 }
 

@@ -55,8 +55,8 @@ struct PieceRow {
 
 /// Checks one rank's declaration: 1 to 3 dimensions, the box inside the
 /// global array, a typed element (not bytes), a name that can be an HDF5
-/// dataset name (letters, digits, '_', '-', '.', '+', not starting with '.'). Returns the row (rank and
-/// name filled in); throws ArgumentError naming `context`.
+/// dataset name (letters, digits, '_', '-', '.', '+', not starting with '.'). Returns the row (rank
+/// and name filled in); throws ArgumentError naming `context`.
 PieceRow make_piece(std::int32_t rank, int id, const std::string &name, ckpt_type type, int ndims,
                     const std::uint64_t *global_dims, const std::uint64_t *offset,
                     const std::uint64_t *local_dims, const std::string &context);

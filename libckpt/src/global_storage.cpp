@@ -87,8 +87,7 @@ std::vector<ViewRun> view_runs(const std::vector<ViewFile> &chain, int region_id
       rows[j] = row;
       for (std::uint64_t k = 0; k < row->nstored; ++k) {
         const std::uint64_t b = chain[j].stored[row->stored_offset + k];
-        if (b < source.size() && source[b].first < 0)
-          source[b] = {static_cast<std::int64_t>(j), k};
+        if (b < source.size() && source[b].first < 0) source[b] = {static_cast<std::int64_t>(j), k};
       }
     }
     for (std::uint64_t b = 0; b < source.size();) {
@@ -166,18 +165,18 @@ void add_region_views(const std::string &path, const std::vector<ViewFile> &chai
           start[d] = part.offset[d];
           count[d] = part.dims[d];
         }
-        check_h5_status(H5Sselect_hyperslab(vspace.get(), H5S_SELECT_OR, start, nullptr, count,
-                                            nullptr),
-                        where + ": H5Sselect_hyperslab");
+        check_h5_status(
+            H5Sselect_hyperslab(vspace.get(), H5S_SELECT_OR, start, nullptr, count, nullptr),
+            where + ": H5Sselect_hyperslab");
       }
       // The source: elements of the block store of that file (sizes from
       // its row: the store holds at least source_offset + count elements).
       const hsize_t whole[1] = {run.source_offset + run.count};
       H5Id sspace(check_h5(H5Screate_simple(1, whole, nullptr), "H5Screate_simple"));
       const hsize_t sstart[1] = {run.source_offset}, scount[1] = {run.count};
-      check_h5_status(H5Sselect_hyperslab(sspace.get(), H5S_SELECT_SET, sstart, nullptr, scount,
-                                          nullptr),
-                      where + ": H5Sselect_hyperslab");
+      check_h5_status(
+          H5Sselect_hyperslab(sspace.get(), H5S_SELECT_SET, sstart, nullptr, scount, nullptr),
+          where + ": H5Sselect_hyperslab");
       const std::string source_file = run.file + 1 == chain.size() ? "." : chain[run.file].name;
       check_h5_status(H5Pset_virtual(dcpl.get(), vspace.get(), source_file.c_str(),
                                      source_dataset.c_str(), sspace.get()),
@@ -200,8 +199,7 @@ std::vector<std::uint64_t> gather_u64_at_root(MPI_Comm comm,
   check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size");
   const int n = static_cast<int>(mine.size());
-  std::vector<int> counts(rank == 0 ? static_cast<std::size_t>(size) : 0),
-      displs(counts.size());
+  std::vector<int> counts(rank == 0 ? static_cast<std::size_t>(size) : 0), displs(counts.size());
   check_mpi(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
   long long total = 0;
   for (std::size_t r = 0; r < counts.size(); ++r) {

@@ -21,9 +21,9 @@ namespace ckpt::detail {
 struct StoreSource {
   int region_id = 0;
   unsigned char *memory = nullptr;
-  std::uint64_t bytes = 0;            // of the region
-  std::vector<std::uint64_t> blocks;  // stored, sorted
-  std::uint64_t store_offset = 0;     // first byte in the block store (the row's data_offset)
+  std::uint64_t bytes = 0;           // of the region
+  std::vector<std::uint64_t> blocks; // stored, sorted
+  std::uint64_t store_offset = 0;    // first byte in the block store (the row's data_offset)
 };
 
 /// Collective: writes every block store of `file` (in region id order, the
@@ -64,7 +64,8 @@ void add_region_views(const std::string &path, const std::vector<ViewFile> &chai
 
 /// Collective: every rank's `mine` on rank 0, concatenated in rank order
 /// (empty elsewhere).
-std::vector<std::uint64_t> gather_u64_at_root(MPI_Comm comm, const std::vector<std::uint64_t> &mine);
+std::vector<std::uint64_t> gather_u64_at_root(MPI_Comm comm,
+                                              const std::vector<std::uint64_t> &mine);
 
 } // namespace ckpt::detail
 

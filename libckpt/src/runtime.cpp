@@ -365,8 +365,8 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     for (std::size_t i = 0; i < regions.size(); ++i) {
       auto *memory = static_cast<unsigned char *>(regions[i]->data);
       if (regions[i]->is_global()) {
-        to_stores.push_back(
-            StoreSource{regions[i]->id, memory, regions[i]->bytes(), stored[i], mine[i].data_offset});
+        to_stores.push_back(StoreSource{regions[i]->id, memory, regions[i]->bytes(), stored[i],
+                                        mine[i].data_offset});
         continue;
       }
       if (!planner) planner.emplace(mine[i].data_offset, m_config.staging_bytes());
@@ -400,7 +400,8 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
     // Rank 0 shows the global regions by name once the file is closed: it
     // needs every rank's stored blocks.
     std::vector<std::uint64_t> all_stored;
-    if (!pieces.empty()) keep_first(capture([&] { all_stored = gather_u64_at_root(comm, my_stored); }));
+    if (!pieces.empty())
+      keep_first(capture([&] { all_stored = gather_u64_at_root(comm, my_stored); }));
     // (Injected after the collective writes, where a real write error shows.)
     keep_first(capture([&] { debug_fail_point("checkpoint_write", m_rank); }));
     debug_kill_point("after_data", version, m_rank);
@@ -411,9 +412,8 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
         debug_fail_point("checkpoint_close", m_rank);
       }));
     if (!error && m_rank == 0 && !pieces.empty())
-      keep_first(capture([&] {
-        add_region_views(path, view_chain(chain, rows, all_stored, pieces), bs);
-      }));
+      keep_first(capture(
+          [&] { add_region_views(path, view_chain(chain, rows, all_stored, pieces), bs); }));
     if (!error && m_config.fsync()) keep_first(capture([&] { fsync_file(path); }));
     if (!error) drop_cached_pages(path);
     if (error) error = classify_write_error(error, sizes, m_dir);

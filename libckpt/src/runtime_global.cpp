@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <memory>
 
 namespace ckpt::detail {
 
@@ -24,9 +25,8 @@ void Runtime::protect_global(int id, const std::string &name, void *data, ckpt_t
       "ckpt_protect_global: region " + std::to_string(id) + " '" + name + "'";
   if (global_dims.size() != offset.size() || offset.size() != local_dims.size())
     throw ArgumentError(context + ": global_dims, offset and local_dims differ in length");
-  const PieceRow piece =
-      make_piece(m_rank, id, name, type, static_cast<int>(global_dims.size()), global_dims.data(),
-                 offset.data(), local_dims.data(), context);
+  const PieceRow piece = make_piece(m_rank, id, name, type, static_cast<int>(global_dims.size()),
+                                    global_dims.data(), offset.data(), local_dims.data(), context);
   if (m_config.block_size() % type_size(type) != 0)
     throw ArgumentError(context + ": block_size " + std::to_string(m_config.block_size()) +
                         " is not a multiple of the element size");
@@ -74,9 +74,9 @@ std::vector<PieceRow> Runtime::agreed_pieces(const std::string &call) {
   std::vector<PieceRow> mine;
   for (const auto &[id, r] : m_regions.all())
     if (r.is_global()) mine.push_back(r.piece);
-  const std::string bytes = allgather_bytes(
-      m_comm.get(), std::string(reinterpret_cast<const char *>(mine.data()),
-                                mine.size() * sizeof(PieceRow)));
+  const std::string bytes =
+      allgather_bytes(m_comm.get(), std::string(reinterpret_cast<const char *>(mine.data()),
+                                                mine.size() * sizeof(PieceRow)));
   std::vector<PieceRow> all(bytes.size() / sizeof(PieceRow));
   if (!all.empty()) std::memcpy(all.data(), bytes.data(), all.size() * sizeof(PieceRow));
   // Every rank checks the same rows: the outcome is the same everywhere.
@@ -106,8 +106,8 @@ void Runtime::check_global_layout(const RankChain &chain, const Region &region) 
   const PieceRow &saved = it->second;
   if (saved.type != region.piece.type || saved.ndims != region.piece.ndims ||
       !std::equal(saved.global_dims, saved.global_dims + saved.ndims, region.piece.global_dims))
-    throw MismatchError(where + " is protected as " + shape_of(region.piece) + " but was saved in " +
-                        chain.files.back().path + " as " + shape_of(saved));
+    throw MismatchError(where + " is protected as " + shape_of(region.piece) +
+                        " but was saved in " + chain.files.back().path + " as " + shape_of(saved));
 }
 
 std::vector<ViewFile> Runtime::view_chain(const std::vector<std::int64_t> &chain,
@@ -125,7 +125,8 @@ std::vector<ViewFile> Runtime::view_chain(const std::vector<std::int64_t> &chain
   return files;
 }
 
-RestoreReport Runtime::restore_pieces(const RankChain &chain, const std::vector<Region *> &regions) {
+RestoreReport Runtime::restore_pieces(const RankChain &chain,
+                                      const std::vector<Region *> &regions) {
   // Each old piece's needed blocks go to a staging buffer, are verified
   // there against the newest hashes, and their elements are copied into the
   // new piece.
@@ -142,7 +143,8 @@ RestoreReport Runtime::restore_pieces(const RankChain &chain, const std::vector<
     Region *region;
   };
   std::vector<Copy> copies;
-  std::map<int, std::vector<unsigned char>> buffers;
+  // Not value-initialised: every byte is read before it is used.
+  std::map<int, std::unique_ptr<unsigned char[]>> buffers;
   std::map<int, RestoreTarget> targets;
   for (Region *r : regions) {
     const auto it = chain.sources.find(r->id);
@@ -152,8 +154,8 @@ RestoreReport Runtime::restore_pieces(const RankChain &chain, const std::vector<
       copies.push_back({&src, r});
       RankRegion &slice = staging.regions[key] = src.slice;
       slice.row.region_id = key; // the read plan addresses targets by region id
-      buffers[key].resize(src.slice.row.bytes);
-      targets[key] = RestoreTarget{buffers[key].data(), src.slice.row.bytes};
+      buffers[key].reset(new unsigned char[src.slice.row.bytes]);
+      targets[key] = RestoreTarget{buffers[key].get(), src.slice.row.bytes};
     }
   }
   if (copies.empty()) return {};
@@ -163,17 +165,17 @@ RestoreReport Runtime::restore_pieces(const RankChain &chain, const std::vector<
     const BlockDamage &d = report.damage.front();
     const PieceSource &src = *copies[static_cast<std::size_t>(d.region)].source;
     const IndexRow &row = src.slice.row;
-    throw FormatError(
-        "block " + std::to_string(src.first_block + d.block) + " of " + region_text(row) +
-        (d.file >= 0 ? " in " + chain.files[static_cast<std::size_t>(d.file)].path +
-                           " does not match its stored hash"
-                     : " is stored in no file of the chain") +
-        " (checkpoint version " + std::to_string(chain.version) + ")");
+    throw FormatError("block " + std::to_string(src.first_block + d.block) + " of " +
+                      region_text(row) +
+                      (d.file >= 0 ? " in " + chain.files[static_cast<std::size_t>(d.file)].path +
+                                         " does not match its stored hash"
+                                   : " is stored in no file of the chain") +
+                      " (checkpoint version " + std::to_string(chain.version) + ")");
   }
   for (std::size_t k = 0; k < copies.size(); ++k) {
     const PieceSource &src = *copies[k].source;
     Region &r = *copies[k].region;
-    copy_box(src.box, buffers[static_cast<int>(k)].data(),
+    copy_box(src.box, buffers[static_cast<int>(k)].get(),
              src.first_block * chain.block_size / src.elem_size, r.piece.box(),
              static_cast<unsigned char *>(r.data), r.elem_size);
   }

@@ -204,8 +204,8 @@ Runtime::open_restart_source(const Catalog *catalog, std::int64_t version, Resta
             by_rank[static_cast<std::size_t>(p.rank)].push_back(p);
           std::uint64_t total = 0;
           for (int r = 0; r < m_size; ++r) {
-            shares.push_back(model.job_view(r, m_size, by_rank[static_cast<std::size_t>(r)])
-                                 .serialize());
+            shares.push_back(
+                model.job_view(r, m_size, by_rank[static_cast<std::size_t>(r)]).serialize());
             total += shares.back().size();
           }
           if (total > static_cast<std::uint64_t>(INT_MAX))
@@ -240,8 +240,8 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
               throw MismatchError("region " + std::to_string(r->id) + " '" + r->name +
                                   "' is a per-rank region of checkpoint version " +
                                   std::to_string(src.chain.version) + ", written by " +
-                                  std::to_string(src.chain.nranks) + " ranks, and " +
-                                  why->second + "; this job has " + std::to_string(m_size) +
+                                  std::to_string(src.chain.nranks) + " ranks, and " + why->second +
+                                  "; this job has " + std::to_string(m_size) +
                                   " ranks, so it cannot be restored (protect it as a global "
                                   "region, or restart with " +
                                   std::to_string(src.chain.nranks) + " ranks)");

@@ -69,8 +69,7 @@ void Session::protect_global_typed(int id, const std::string &name, void *data, 
                                    const std::vector<std::size_t> &offset,
                                    const std::vector<std::size_t> &local_dims) {
   if (id < 0)
-    throw detail::ArgumentError("protect_global: region id " + std::to_string(id) +
-                                " is negative");
+    throw detail::ArgumentError("protect_global: region id " + std::to_string(id) + " is negative");
   live(m_runtime, "protect_global")
       .protect_global(id, name, data, type,
                       std::vector<std::uint64_t>(global_dims.begin(), global_dims.end()),

@@ -26,7 +26,8 @@ std::vector<PieceRow> grid_pieces(std::uint64_t rows, std::uint64_t cols, std::u
     for (std::uint64_t j = 0; j < pc; ++j) {
       const std::uint64_t r0 = rows * i / pr, r1 = rows * (i + 1) / pr;
       const std::uint64_t c0 = cols * j / pc, c1 = cols * (j + 1) / pc;
-      out.push_back(piece(static_cast<int>(i * pc + j), {rows, cols}, {r0, c0}, {r1 - r0, c1 - c0}));
+      out.push_back(
+          piece(static_cast<int>(i * pc + j), {rows, cols}, {r0, c0}, {r1 - r0, c1 - c0}));
     }
   return out;
 }

@@ -87,8 +87,7 @@ int ckpt_unprotect(int id);
  * global shape, and a job with another number of ranks or another
  * decomposition restarts from it: each rank receives exactly its new piece. */
 int ckpt_protect_global(int id, const char *name, void *ptr, ckpt_type type, int ndims,
-                        const size_t *global_dims, const size_t *offset,
-                        const size_t *local_dims);
+                        const size_t *global_dims, const size_t *offset, const size_t *local_dims);
 
 /* How checkpoints find the changed blocks of a region (config key
  * dirty_tracking sets the default for every region, "auto"). */
