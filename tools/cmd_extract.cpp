@@ -182,8 +182,8 @@ Extracted extract(ChainReader &reader, const std::string &name, int rank, std::i
     for (const detail::IndexRow *row : rows)
       if (row->rank == p->rank && !p->box().empty()) {
         read_verified(reader, *row, piece, version);
-        detail::copy_box(p->box(), piece.data(), 0, shape.global_box(), x.bytes.data(),
-                         x.elem_size);
+        detail::copy_box(p->box(), piece.data(), 0, p->box().count(), shape.global_box(),
+                         x.bytes.data(), x.elem_size);
       }
   return x;
 }

@@ -255,19 +255,24 @@ std::vector<Box> boxes_of_range(const Box &box, std::uint64_t first, std::uint64
   return out;
 }
 
-void copy_box(const Box &from, const unsigned char *src, std::uint64_t first, const Box &to,
-              unsigned char *dst, std::uint64_t elem_size) {
+void copy_box(const Box &from, const unsigned char *src, std::uint64_t first, std::uint64_t end,
+              const Box &to, unsigned char *dst, std::uint64_t elem_size) {
   const Box common = intersect(from, to);
   if (common.empty()) return;
   const int n = common.ndims;
-  // Runs along the last dimension, in row-major order of `common`.
-  const std::uint64_t run = common.dims[n - 1] * elem_size;
+  // Runs along the last dimension, in row-major order of `common`, each
+  // clipped to the elements `src` holds.
+  const std::uint64_t run = common.dims[n - 1];
   std::uint64_t x[k_max_global_dims] = {0, 0, 0};
   for (int d = 0; d < n; ++d)
     x[d] = common.offset[d];
-  const std::uint64_t rows = common.count() / common.dims[n - 1];
+  const std::uint64_t rows = common.count() / run;
   for (std::uint64_t r = 0; r < rows; ++r) {
-    std::memcpy(dst + to.linear(x) * elem_size, src + (from.linear(x) - first) * elem_size, run);
+    const std::uint64_t s = from.linear(x);
+    const std::uint64_t a = std::max(s, first), b = std::min(s + run, end);
+    if (a < b)
+      std::memcpy(dst + (to.linear(x) + (a - s)) * elem_size, src + (a - first) * elem_size,
+                  (b - a) * elem_size);
     for (int d = n - 2; d >= 0; --d) {
       if (++x[d] < common.offset[d] + common.dims[d]) break;
       x[d] = common.offset[d];

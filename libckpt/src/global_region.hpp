@@ -68,11 +68,11 @@ PieceRow make_piece(std::int32_t rank, int id, const std::string &name, ckpt_typ
 void check_tiling(const std::vector<PieceRow> &pieces, std::int32_t nranks,
                   const std::string &where);
 
-/// Copies the elements of `from` (a box whose row-major elements start at
-/// element `first` of `src`) that lie in `to` into `dst` (the row-major
-/// elements of `to`). Elements of `from` before `first` are not in `src`.
-void copy_box(const Box &from, const unsigned char *src, std::uint64_t first, const Box &to,
-              unsigned char *dst, std::uint64_t elem_size);
+/// Copies the elements of `from` that lie in `to` and whose row-major
+/// position in `from` is in [first, end) from `src` (which holds elements
+/// [first, end) of `from`) into `dst` (the row-major elements of `to`).
+void copy_box(const Box &from, const unsigned char *src, std::uint64_t first, std::uint64_t end,
+              const Box &to, unsigned char *dst, std::uint64_t elem_size);
 
 /// The elements [first, last) of `box` (row-major) as at most 2 * ndims - 1
 /// boxes in the same array, in row-major order.

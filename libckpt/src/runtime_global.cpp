@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <future>
 #include <memory>
 
 namespace ckpt::detail {
@@ -127,59 +128,110 @@ std::vector<ViewFile> Runtime::view_chain(const std::vector<std::int64_t> &chain
 
 RestoreReport Runtime::restore_pieces(const RankChain &chain,
                                       const std::vector<Region *> &regions) {
-  // Each old piece's needed blocks go to a staging buffer, are verified
-  // there against the newest hashes, and their elements are copied into the
-  // new piece.
+  // The needed blocks of the old pieces are read in rounds of at most
+  // k_round_bytes into a staging buffer, verified there against the newest
+  // hashes, and their elements copied into the new pieces by a helper
+  // thread while the next round is read into the other buffer: memory stays
+  // bounded (two buffers), each faulted in once.
+  constexpr std::uint64_t k_round_bytes = 64u << 20;
+  const std::uint64_t bs = chain.block_size;
+  const std::uint64_t round_blocks = std::max<std::uint64_t>(1, k_round_bytes / bs);
+  struct Item {
+    const PieceSource *source;
+    Region *region;
+    std::uint64_t c0, c1; // blocks of the source's slice
+  };
+  std::vector<std::vector<Item>> rounds(1);
+  std::uint64_t in_round = 0;
+  for (Region *r : regions) {
+    const auto it = chain.sources.find(r->id);
+    if (it == chain.sources.end()) continue;
+    for (const PieceSource &src : it->second)
+      for (std::uint64_t c0 = 0; c0 < src.slice.row.nblocks;) {
+        if (in_round == round_blocks) {
+          rounds.emplace_back();
+          in_round = 0;
+        }
+        const std::uint64_t c1 =
+            std::min(src.slice.row.nblocks, c0 + (round_blocks - in_round));
+        rounds.back().push_back({&src, r, c0, c1});
+        in_round += c1 - c0;
+        c0 = c1;
+      }
+  }
+  if (rounds.front().empty()) return {};
   RankChain staging;
   staging.version = chain.version;
   staging.step = chain.step;
   staging.base = chain.base;
-  staging.block_size = chain.block_size;
+  staging.block_size = bs;
   staging.rank = chain.rank;
   staging.nranks = chain.nranks;
   staging.files = chain.files;
-  struct Copy {
-    const PieceSource *source;
-    Region *region;
-  };
-  std::vector<Copy> copies;
+  ChainRestorer restorer(staging); // opens the files once; reads staging.regions
   // Not value-initialised: every byte is read before it is used.
-  std::map<int, std::unique_ptr<unsigned char[]>> buffers;
-  std::map<int, RestoreTarget> targets;
-  for (Region *r : regions) {
-    const auto it = chain.sources.find(r->id);
-    if (it == chain.sources.end()) continue;
-    for (const PieceSource &src : it->second) {
-      const int key = static_cast<int>(copies.size());
-      copies.push_back({&src, r});
-      RankRegion &slice = staging.regions[key] = src.slice;
-      slice.row.region_id = key; // the read plan addresses targets by region id
-      buffers[key].reset(new unsigned char[src.slice.row.bytes]);
-      targets[key] = RestoreTarget{buffers[key].get(), src.slice.row.bytes};
+  const std::unique_ptr<unsigned char[]> buffers[2] = {
+      std::unique_ptr<unsigned char[]>(new unsigned char[round_blocks * bs]),
+      std::unique_ptr<unsigned char[]>(rounds.size() > 1 ? new unsigned char[round_blocks * bs]
+                                                         : nullptr)};
+  std::future<void> copying; // the previous round's copy (reads the other buffer)
+  RestoreReport total;
+  for (std::size_t ri = 0; ri < rounds.size(); ++ri) {
+    const std::vector<Item> &round = rounds[ri];
+    unsigned char *buffer = buffers[ri % 2].get();
+    staging.regions.clear();
+    std::map<int, RestoreTarget> targets;
+    std::vector<std::uint64_t> at;
+    std::uint64_t offset = 0;
+    for (std::size_t k = 0; k < round.size(); ++k) {
+      const Item &item = round[k];
+      RankRegion &sub = staging.regions[static_cast<int>(k)] =
+          slice_blocks(item.source->slice, item.c0, item.c1, bs);
+      sub.row.region_id = static_cast<int>(k); // the read plan addresses targets by id
+      targets[static_cast<int>(k)] = RestoreTarget{buffer + offset, sub.row.bytes};
+      at.push_back(offset);
+      offset += sub.row.bytes;
     }
+    RestoreReport report;
+    try {
+      report = restorer.restore(targets, restore_options());
+    } catch (...) {
+      if (copying.valid()) copying.wait();
+      throw;
+    }
+    if (copying.valid()) copying.get();
+    total.bytes_read += report.bytes_read;
+    total.requests += report.requests;
+    total.blocks_verified += report.blocks_verified;
+    total.read_seconds += report.read_seconds;
+    total.verify_seconds += report.verify_seconds;
+    if (report.damaged > 0) {
+      const BlockDamage &d = report.damage.front();
+      const Item &item = round[static_cast<std::size_t>(d.region)];
+      throw FormatError(
+          "block " + std::to_string(item.source->first_block + item.c0 + d.block) + " of " +
+          region_text(item.source->slice.row) +
+          (d.file >= 0 ? " in " + chain.files[static_cast<std::size_t>(d.file)].path +
+                             " does not match its stored hash"
+                       : " is stored in no file of the chain") +
+          " (checkpoint version " + std::to_string(chain.version) + ")");
+    }
+    std::vector<std::uint64_t> sizes;
+    for (std::size_t k = 0; k < round.size(); ++k)
+      sizes.push_back(staging.regions.at(static_cast<int>(k)).row.bytes);
+    copying = std::async(std::launch::async, [&round, buffer, at, sizes, bs] {
+      for (std::size_t k = 0; k < round.size(); ++k) {
+        const Item &item = round[k];
+        const PieceSource &src = *item.source;
+        const std::uint64_t first = (src.first_block + item.c0) * bs / src.elem_size;
+        copy_box(src.box, buffer + at[k], first, first + sizes[k] / src.elem_size,
+                 item.region->piece.box(), static_cast<unsigned char *>(item.region->data),
+                 item.region->elem_size);
+      }
+    });
   }
-  if (copies.empty()) return {};
-  ChainRestorer restorer(staging);
-  RestoreReport report = restorer.restore(targets, restore_options());
-  if (report.damaged > 0) {
-    const BlockDamage &d = report.damage.front();
-    const PieceSource &src = *copies[static_cast<std::size_t>(d.region)].source;
-    const IndexRow &row = src.slice.row;
-    throw FormatError("block " + std::to_string(src.first_block + d.block) + " of " +
-                      region_text(row) +
-                      (d.file >= 0 ? " in " + chain.files[static_cast<std::size_t>(d.file)].path +
-                                         " does not match its stored hash"
-                                   : " is stored in no file of the chain") +
-                      " (checkpoint version " + std::to_string(chain.version) + ")");
-  }
-  for (std::size_t k = 0; k < copies.size(); ++k) {
-    const PieceSource &src = *copies[k].source;
-    Region &r = *copies[k].region;
-    copy_box(src.box, buffers[static_cast<int>(k)].get(),
-             src.first_block * chain.block_size / src.elem_size, r.piece.box(),
-             static_cast<unsigned char *>(r.data), r.elem_size);
-  }
-  return report;
+  copying.get();
+  return total;
 }
 
 } // namespace ckpt::detail
