@@ -84,14 +84,14 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
               cache_text = "auto", block_text = "64KiB";
   int reps = 3;
   po::options_description desc("ckpt_n_to_m options");
-  desc.add_options()("help", "this help")(
-      "size", po::value(&size_text)->default_value(size_text), "bytes of the global array")(
+  desc.add_options()("help", "this help")("size", po::value(&size_text)->default_value(size_text),
+                                          "bytes of the global array")(
       "ranks", po::value(&ranks_text)->default_value(ranks_text),
-      "restart rank counts M (each below the job's)")(
-      "reps", po::value(&reps)->default_value(reps), "repetitions")(
-      "block-size", po::value(&block_text)->default_value(block_text), "libckpt block_size")(
-      "cache", po::value(&cache_text)->default_value(cache_text),
-      "page cache before each restart: auto, drop, fadvise, warm")(
+      "restart rank counts M (each below the job's)")("reps", po::value(&reps)->default_value(reps),
+                                                      "repetitions")(
+      "block-size", po::value(&block_text)->default_value(block_text),
+      "libckpt block_size")("cache", po::value(&cache_text)->default_value(cache_text),
+                            "page cache before each restart: auto, drop, fadvise, warm")(
       "dir", po::value(&dir)->default_value(dir), "scratch directory (removed at the end)");
   po::variables_map vm;
   if (!bench::parse_command_line(argc, argv, desc, vm, mpi.rank())) return 0;
@@ -101,13 +101,13 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
   std::vector<int> targets;
   for (double m : bench::parse_number_list(ranks_text))
     if (m >= 1 && m < writers) targets.push_back(static_cast<int>(m));
-  if (targets.empty()) throw std::runtime_error("--ranks: give counts below the job's " +
-                                                std::to_string(writers) + " ranks");
+  if (targets.empty())
+    throw std::runtime_error("--ranks: give counts below the job's " + std::to_string(writers) +
+                             " ranks");
   const std::uint64_t bytes = rows * k_cols * 8;
   auto options = [&](int w) {
-    return std::map<std::string, std::string>{{"dir", dir + "/w" + std::to_string(w)},
-                                              {"block_size", block_text},
-                                              {"verify", "true"}};
+    return std::map<std::string, std::string>{
+        {"dir", dir + "/w" + std::to_string(w)}, {"block_size", block_text}, {"verify", "true"}};
   };
   if (mpi.rank() == 0) bench::remove_tree(dir);
   MPI_Barrier(MPI_COMM_WORLD);
@@ -157,8 +157,8 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
       if (sub != MPI_COMM_NULL) MPI_Comm_free(&sub);
     }
   if (mpi.rank() == 0) {
-    std::cout << "ckpt_n_to_m: " << bench::format_bytes(bytes) << " global array (" << rows
-              << " x " << k_cols << " doubles), written by " << writers
+    std::cout << "ckpt_n_to_m: " << bench::format_bytes(bytes) << " global array (" << rows << " x "
+              << k_cols << " doubles), written by " << writers
               << " ranks, restarted on M ranks; block " << block_text << ", cache "
               << bench::to_string(cache) << ", " << reps << " rep(s), median (min-max) s\n";
     bench::Table table({"M", "n-to-m", "same", "ratio", "target", "verdict"});

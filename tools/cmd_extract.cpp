@@ -3,6 +3,7 @@
 // typed HDF5 dataset or a NumPy .npy file; a global region as its global
 // array (docs/FORMAT.md 2.5). Reads that region's blocks only.
 #include "chain_reader.hpp"
+#include "checkpoint_file.hpp"
 #include "commands.hpp"
 #include "fs.hpp"
 #include "global_region.hpp"
@@ -58,20 +59,6 @@ const char *npy_descr(ckpt_type type) {
   return "|u1";
 }
 
-hid_t h5_type(ckpt_type type) {
-  switch (type) {
-  case CKPT_CHAR: return H5T_STD_I8LE;
-  case CKPT_INT32: return H5T_STD_I32LE;
-  case CKPT_UINT32: return H5T_STD_U32LE;
-  case CKPT_INT64: return H5T_STD_I64LE;
-  case CKPT_UINT64: return H5T_STD_U64LE;
-  case CKPT_FLOAT: return H5T_IEEE_F32LE;
-  case CKPT_DOUBLE: return H5T_IEEE_F64LE;
-  case CKPT_BYTE: break;
-  }
-  return H5T_STD_U8LE;
-}
-
 /// NumPy format 1.0: magic, header length, a Python dict padded to 64 bytes.
 std::string npy_bytes(const Extracted &x) {
   std::string shape = "(";
@@ -102,13 +89,14 @@ void write_hdf5(const std::string &path, const Extracted &x, std::int64_t versio
   std::vector<hsize_t> dims(x.shape.begin(), x.shape.end());
   detail::H5Id space(detail::check_h5(
       H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
-  detail::H5Id d(detail::check_h5(H5Dcreate2(file.get(), x.name.c_str(), h5_type(x.type),
-                                             space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                  "cannot create dataset " + x.name + " in " + path));
+  detail::H5Id d(
+      detail::check_h5(H5Dcreate2(file.get(), x.name.c_str(), detail::file_type_of(x.type),
+                                  space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                       "cannot create dataset " + x.name + " in " + path));
   if (!x.bytes.empty())
-    detail::check_h5_status(
-        H5Dwrite(d.get(), h5_type(x.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, x.bytes.data()),
-        "cannot write " + path);
+    detail::check_h5_status(H5Dwrite(d.get(), detail::file_type_of(x.type), H5S_ALL, H5S_ALL,
+                                     H5P_DEFAULT, x.bytes.data()),
+                            "cannot write " + path);
   for (const auto &[key, value] : {std::pair<const char *, std::int64_t>{"version", version},
                                    {"step", step},
                                    {"rank", x.rank}}) {
@@ -213,16 +201,7 @@ int run_extract(const Arguments &args) {
   const int rank = cli.has("rank") ? cli.get<int>("rank") : -1;
   if (detail::path_exists(output)) throw bad_input(output + " exists; extract writes a new file");
   const detail::Catalog catalog = open_catalog(resolve_location(cli));
-  std::int64_t version = 0;
-  if (!cli.operands().empty()) {
-    version = parse_version(cli.operands()[0]);
-    require_version(catalog, version);
-  } else if (auto newest = catalog.newest_committed()) {
-    version = *newest;
-  } else {
-    throw damage_found("no committed version in " + catalog.dir() +
-                       " (versions: " + describe_versions(catalog) + ")");
-  }
+  const std::int64_t version = chosen_version(cli, catalog);
   std::string problem;
   const auto chain = catalog.chain_of(version, problem);
   if (!chain) throw damage_found(problem);

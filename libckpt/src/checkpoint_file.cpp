@@ -25,21 +25,6 @@ constexpr const char *k_data = "data";
 constexpr const char *k_pieces = "pieces";
 constexpr const char *k_blocks = "blocks";
 
-/// The little-endian HDF5 type of a ckpt_type (the bytes as stored).
-hid_t file_type_of(ckpt_type type) {
-  switch (type) {
-  case CKPT_CHAR: return H5T_STD_I8LE;
-  case CKPT_INT32: return H5T_STD_I32LE;
-  case CKPT_UINT32: return H5T_STD_U32LE;
-  case CKPT_INT64: return H5T_STD_I64LE;
-  case CKPT_UINT64: return H5T_STD_U64LE;
-  case CKPT_FLOAT: return H5T_IEEE_F32LE;
-  case CKPT_DOUBLE: return H5T_IEEE_F64LE;
-  case CKPT_BYTE: break;
-  }
-  return H5T_STD_U8LE;
-}
-
 void write_attr_i64(hid_t obj, const char *name, std::int64_t value) {
   H5Id space(check_h5(H5Screate(H5S_SCALAR), "H5Screate"));
   H5Id attr(check_h5(H5Acreate2(obj, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
@@ -134,6 +119,48 @@ H5Id index_row_type() {
   add("data_offset", offsetof(IndexRow, data_offset), H5T_NATIVE_UINT64);
   add("data_bytes", offsetof(IndexRow, data_bytes), H5T_NATIVE_UINT64);
   return t;
+}
+
+std::exception_ptr write_in_rounds(MPI_Comm comm, const std::vector<PlannedTransfer> &plan,
+                                   const std::function<void(const DataOp &)> &write, bool failed) {
+  const std::uint64_t rounds = allreduce_max(comm, static_cast<std::uint64_t>(plan.size()));
+  std::vector<unsigned char> staging;
+  std::exception_ptr error;
+  for (std::uint64_t i = 0; i < rounds; ++i) {
+    DataOp op;
+    if (i < plan.size() && !error && !failed) {
+      const PlannedTransfer &t = plan[i];
+      op.bytes = t.bytes;
+      op.file_offset = t.file_offset;
+      if (t.direct()) {
+        op.memory = t.segments.front().memory;
+      } else {
+        if (staging.size() < t.bytes) staging.resize(t.bytes);
+        unsigned char *p = staging.data();
+        for (const Segment &s : t.segments) {
+          std::memcpy(p, s.memory, s.bytes);
+          p += s.bytes;
+        }
+        op.memory = staging.data();
+      }
+    }
+    if (std::exception_ptr e = capture([&] { write(op); }); e && !error) error = e;
+  }
+  return error;
+}
+
+hid_t file_type_of(ckpt_type type) noexcept {
+  switch (type) {
+  case CKPT_CHAR: return H5T_STD_I8LE;
+  case CKPT_INT32: return H5T_STD_I32LE;
+  case CKPT_UINT32: return H5T_STD_U32LE;
+  case CKPT_INT64: return H5T_STD_I64LE;
+  case CKPT_UINT64: return H5T_STD_U64LE;
+  case CKPT_FLOAT: return H5T_IEEE_F32LE;
+  case CKPT_DOUBLE: return H5T_IEEE_F64LE;
+  case CKPT_BYTE: break;
+  }
+  return H5T_STD_U8LE;
 }
 
 H5Id piece_row_type() {
@@ -385,16 +412,20 @@ CheckpointFile::Sizes CheckpointFile::read_sizes() const {
 
 void CheckpointFile::transfer(const char *name, hid_t mem_type, bool write, void *memory,
                               std::uint64_t offset, std::uint64_t count, bool collective) {
-  // An empty dataset has no storage; every rank knows the sizes, so every
-  // rank skips the (collective) call alike.
   const std::uint64_t extent = std::strcmp(name, k_index) == 0    ? m_sizes.rows
                                : std::strcmp(name, k_hashes) == 0 ? m_sizes.hashes
                                : std::strcmp(name, k_stored) == 0 ? m_sizes.stored
                                                                   : m_sizes.data;
+  transfer_on(dataset(name), extent, name, mem_type, write, memory, offset, count, collective);
+}
+
+void CheckpointFile::transfer_on(H5Id &d, std::uint64_t extent, const std::string &name,
+                                 hid_t mem_type, bool write, void *memory, std::uint64_t offset,
+                                 std::uint64_t count, bool collective) {
+  // An empty dataset has no storage; every rank knows the sizes, so every
+  // rank skips the (collective) call alike.
   if (extent == 0) return;
-  if (offset + count > extent)
-    throw FormatError(m_path + ": access beyond the end of /" + std::string(name));
-  H5Id &d = dataset(name);
+  if (offset + count > extent) throw FormatError(m_path + ": access beyond the end of /" + name);
   H5Id file_space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
   const hsize_t mem_dims[1] = {count > 0 ? count : 1};
   H5Id mem_space(check_h5(H5Screate_simple(1, mem_dims, nullptr), "H5Screate_simple"));
@@ -474,36 +505,17 @@ void CheckpointFile::write_data(const DataOp &op) {
 
 void CheckpointFile::write_store(int id, const DataOp &op) {
   const auto it = m_stores.find(id);
-  const BlockStore *st = nullptr;
-  for (const BlockStore &s : m_sizes.stores)
-    if (s.region_id == id) st = &s;
-  if (it == m_stores.end() || !st)
+  const auto st = std::find_if(m_sizes.stores.begin(), m_sizes.stores.end(),
+                               [&](const BlockStore &s) { return s.region_id == id; });
+  if (it == m_stores.end() || st == m_sizes.stores.end())
     throw FormatError(m_path + ": no block store for global region " + std::to_string(id));
   const auto type = static_cast<ckpt_type>(st->type);
   const std::uint64_t es = type_size(type);
-  if (st->bytes == 0) return; // no storage: every rank skips alike
-  if (op.file_offset % es != 0 || op.bytes % es != 0 || op.file_offset + op.bytes > st->bytes)
+  if (op.file_offset % es != 0 || op.bytes % es != 0)
     throw FormatError(m_path + ": a transfer that is not whole elements of /blocks/" + st->name);
-  H5Id file_space(check_h5(H5Dget_space(it->second.get()), m_path + ": H5Dget_space"));
-  const hsize_t count = op.bytes / es;
-  const hsize_t mem_dims[1] = {count > 0 ? count : 1};
-  H5Id mem_space(check_h5(H5Screate_simple(1, mem_dims, nullptr), "H5Screate_simple"));
-  if (count > 0) {
-    const hsize_t start[1] = {op.file_offset / es}, n[1] = {count};
-    check_h5_status(
-        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr),
-        m_path + ": H5Sselect_hyperslab");
-  } else {
-    check_h5_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
-    check_h5_status(H5Sselect_none(mem_space.get()), "H5Sselect_none");
-  }
-  static unsigned char dummy[8];
   // The memory holds the file's little-endian elements: no conversion.
-  H5Id mem_type(check_h5(H5Dget_type(it->second.get()), m_path + ": H5Dget_type"));
-  if (H5Dwrite(it->second.get(), mem_type.get(), mem_space.get(), file_space.get(),
-               m_dxpl_collective.get(), count > 0 ? op.memory : dummy) < 0)
-    throw_hdf5("cannot write " + std::to_string(op.bytes) + " bytes at offset " +
-               std::to_string(op.file_offset) + " of /blocks/" + st->name + " in " + m_path);
+  transfer_on(it->second, st->bytes / es, "blocks/" + st->name, file_type_of(type), true, op.memory,
+              op.file_offset / es, op.bytes / es, true);
 }
 
 std::pair<std::uint64_t, std::uint64_t>

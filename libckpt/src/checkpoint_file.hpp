@@ -10,10 +10,13 @@
 #include "checkpoint_layout.hpp"
 #include "global_region.hpp"
 #include "h5.hpp"
+#include "transfer_plan.hpp"
 
 #include <mpi.h>
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -100,6 +103,9 @@ private:
   void define(const FileHeader &header, const Sizes &sizes);
   void transfer(const char *dataset, hid_t mem_type, bool write, void *memory, std::uint64_t offset,
                 std::uint64_t count, bool collective);
+  void transfer_on(H5Id &d, std::uint64_t extent, const std::string &name, hid_t mem_type,
+                   bool write, void *memory, std::uint64_t offset, std::uint64_t count,
+                   bool collective);
   H5Id &dataset(const char *name);
 
   std::string m_path;
@@ -111,10 +117,23 @@ private:
   H5Id m_dxpl_collective, m_dxpl_independent;
 };
 
+/// Collective over `comm`: performs `plan` (this rank's transfers, laid out
+/// by a TransferPlanner) through `write`, one transfer per round, as many
+/// rounds as the longest plan; a rank with nothing left, or after its first
+/// failure (or from the start when `failed`), writes an empty transfer. Runs
+/// of several segments go through a staging buffer. Returns this rank's
+/// first failure.
+std::exception_ptr write_in_rounds(MPI_Comm comm, const std::vector<PlannedTransfer> &plan,
+                                   const std::function<void(const DataOp &)> &write,
+                                   bool failed = false);
+
 /// The compound HDF5 type of IndexRow.
 H5Id index_row_type();
 /// The compound HDF5 type of PieceRow.
 H5Id piece_row_type();
+/// The little-endian HDF5 type of a ckpt_type's elements as stored (bytes:
+/// H5T_STD_U8LE).
+hid_t file_type_of(ckpt_type type) noexcept;
 
 } // namespace ckpt::detail
 

@@ -17,9 +17,9 @@ namespace ckpt::detail {
 
 std::exception_ptr write_block_stores(MPI_Comm comm, CheckpointFile &file,
                                       const std::vector<StoreSource> &mine,
-                                      std::uint64_t block_size, std::uint64_t staging_bytes) {
+                                      std::uint64_t block_size, std::uint64_t staging_bytes,
+                                      bool failed) {
   std::exception_ptr error;
-  std::vector<unsigned char> staging;
   for (const BlockStore &store : file.sizes().stores) {
     const auto src = std::find_if(mine.begin(), mine.end(), [&](const StoreSource &s) {
       return s.region_id == store.region_id;
@@ -30,29 +30,10 @@ std::exception_ptr write_block_stores(MPI_Comm comm, CheckpointFile &file,
       planner.add_region(src->memory, src->bytes, block_size, src->blocks);
       plan = planner.finish();
     }
-    const std::uint64_t rounds = allreduce_max(comm, static_cast<std::uint64_t>(plan.size()));
-    for (std::uint64_t i = 0; i < rounds; ++i) {
-      DataOp op;
-      if (i < plan.size() && !error) {
-        const PlannedTransfer &t = plan[i];
-        op.bytes = t.bytes;
-        op.file_offset = t.file_offset;
-        if (t.direct()) {
-          op.memory = t.segments.front().memory;
-        } else {
-          if (staging.size() < t.bytes) staging.resize(t.bytes);
-          unsigned char *p = staging.data();
-          for (const Segment &s : t.segments) {
-            std::memcpy(p, s.memory, s.bytes);
-            p += s.bytes;
-          }
-          op.memory = staging.data();
-        }
-      }
-      if (std::exception_ptr e = capture([&] { file.write_store(store.region_id, op); });
-          e && !error)
-        error = e;
-    }
+    const std::exception_ptr e = write_in_rounds(
+        comm, plan, [&](const DataOp &op) { file.write_store(store.region_id, op); },
+        failed || error != nullptr);
+    if (e && !error) error = e;
   }
   return error;
 }
@@ -115,24 +96,6 @@ std::vector<ViewRun> view_runs(const std::vector<ViewFile> &chain, int region_id
   return runs;
 }
 
-namespace {
-
-hid_t file_type(ckpt_type type) {
-  switch (type) {
-  case CKPT_CHAR: return H5T_STD_I8LE;
-  case CKPT_INT32: return H5T_STD_I32LE;
-  case CKPT_UINT32: return H5T_STD_U32LE;
-  case CKPT_INT64: return H5T_STD_I64LE;
-  case CKPT_UINT64: return H5T_STD_U64LE;
-  case CKPT_FLOAT: return H5T_IEEE_F32LE;
-  case CKPT_DOUBLE: return H5T_IEEE_F64LE;
-  case CKPT_BYTE: break;
-  }
-  return H5T_STD_U8LE;
-}
-
-} // namespace
-
 void add_region_views(const std::string &path, const std::vector<ViewFile> &chain,
                       std::uint64_t block_size) {
   const ViewFile &newest = chain.back();
@@ -184,7 +147,7 @@ void add_region_views(const std::string &path, const std::vector<ViewFile> &chai
     }
     H5Id full(check_h5(H5Screate_simple(shape->ndims, dims, nullptr), "H5Screate_simple"));
     H5Id d(check_h5(H5Dcreate2(group.get(), name.c_str(),
-                               file_type(static_cast<ckpt_type>(shape->type)), full.get(),
+                               file_type_of(static_cast<ckpt_type>(shape->type)), full.get(),
                                H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                     "cannot create " + where));
   }

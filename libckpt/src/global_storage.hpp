@@ -28,11 +28,12 @@ struct StoreSource {
 
 /// Collective: writes every block store of `file` (in region id order, the
 /// same on every rank) from `mine`, in rounds of at most `staging_bytes`
-/// staged bytes. Every rank goes through every round; returns its first
-/// failure.
+/// staged bytes. Every rank goes through every round (writing nothing when
+/// `failed`); returns its first failure.
 std::exception_ptr write_block_stores(MPI_Comm comm, CheckpointFile &file,
                                       const std::vector<StoreSource> &mine,
-                                      std::uint64_t block_size, std::uint64_t staging_bytes);
+                                      std::uint64_t block_size, std::uint64_t staging_bytes,
+                                      bool failed = false);
 
 /// One file of a version's chain, as its region views need it.
 struct ViewFile {

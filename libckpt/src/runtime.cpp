@@ -373,30 +373,10 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
       planner->add_region(memory, regions[i]->bytes(), bs, stored[i]);
     }
     if (!planner) planner.emplace(0, m_config.staging_bytes());
-    const std::vector<PlannedTransfer> plan = planner->finish();
-    const std::uint64_t rounds = allreduce_max(comm, static_cast<std::uint64_t>(plan.size()));
-    std::vector<unsigned char> staging;
-    for (std::uint64_t i = 0; i < rounds; ++i) {
-      DataOp op;
-      if (i < plan.size() && !error) {
-        const PlannedTransfer &t = plan[i];
-        op.bytes = t.bytes;
-        op.file_offset = t.file_offset;
-        if (t.direct()) {
-          op.memory = t.segments.front().memory;
-        } else {
-          if (staging.size() < t.bytes) staging.resize(t.bytes);
-          unsigned char *p = staging.data();
-          for (const Segment &s : t.segments) {
-            std::memcpy(p, s.memory, s.bytes);
-            p += s.bytes;
-          }
-          op.memory = staging.data();
-        }
-      }
-      keep_first(capture([&] { file.write_data(op); }));
-    }
-    keep_first(write_block_stores(comm, file, to_stores, bs, m_config.staging_bytes()));
+    keep_first(write_in_rounds(
+        comm, planner->finish(), [&](const DataOp &op) { file.write_data(op); }, error != nullptr));
+    keep_first(
+        write_block_stores(comm, file, to_stores, bs, m_config.staging_bytes(), error != nullptr));
     // Rank 0 shows the global regions by name once the file is closed: it
     // needs every rank's stored blocks.
     std::vector<std::uint64_t> all_stored;

@@ -152,8 +152,7 @@ RestoreReport Runtime::restore_pieces(const RankChain &chain,
           rounds.emplace_back();
           in_round = 0;
         }
-        const std::uint64_t c1 =
-            std::min(src.slice.row.nblocks, c0 + (round_blocks - in_round));
+        const std::uint64_t c1 = std::min(src.slice.row.nblocks, c0 + (round_blocks - in_round));
         rounds.back().push_back({&src, r, c0, c1});
         in_round += c1 - c0;
         c0 = c1;
@@ -208,13 +207,12 @@ RestoreReport Runtime::restore_pieces(const RankChain &chain,
     if (report.damaged > 0) {
       const BlockDamage &d = report.damage.front();
       const Item &item = round[static_cast<std::size_t>(d.region)];
-      throw FormatError(
-          "block " + std::to_string(item.source->first_block + item.c0 + d.block) + " of " +
-          region_text(item.source->slice.row) +
-          (d.file >= 0 ? " in " + chain.files[static_cast<std::size_t>(d.file)].path +
-                             " does not match its stored hash"
-                       : " is stored in no file of the chain") +
-          " (checkpoint version " + std::to_string(chain.version) + ")");
+      throw FormatError("block " + std::to_string(item.source->first_block + item.c0 + d.block) +
+                        " of " + region_text(item.source->slice.row) +
+                        (d.file >= 0 ? " in " + chain.files[static_cast<std::size_t>(d.file)].path +
+                                           " does not match its stored hash"
+                                     : " is stored in no file of the chain") +
+                        " (checkpoint version " + std::to_string(chain.version) + ")");
     }
     std::vector<std::uint64_t> sizes;
     for (std::size_t k = 0; k < round.size(); ++k)
