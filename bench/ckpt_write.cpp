@@ -23,8 +23,16 @@
 //                 plain parallel HDF5 (as above, fsync'ed).
 //    Both see exactly the same changed blocks.
 //
+// With a local level (config key local_dir; the default uses /dev/shm where
+// it has room), a checkpoint returns once the local level committed and the
+// global level is written in the background: each timed checkpoint is
+// followed by an untimed ckpt::Session::wait_global(), as the application's
+// computation would hide the flush, so that the time is the application's
+// stall. Its baseline (issue 9) is the reference's hash of every block plus
+// the memcpy of the changed blocks ("pack"), measured in the same run.
+//
 // Times are wall times of the slowest rank, each variant started after a
-// barrier. Targets of issue 5 are printed with PASS/SHORT.
+// barrier. Targets of issues 5, 9 and 12 are printed with PASS/SHORT.
 #include "common/bench_common.hpp"
 #include "common/bench_io.hpp"
 #include "common/block_state.hpp"
@@ -60,6 +68,8 @@ constexpr double clean_vs_hash_target = 1.30;
 // of the same state in the same repetitions).
 constexpr double tracked_vs_hash_mode_target = 0.25;   // 1% dirty: <= 0.25x the hash mode
 constexpr double tracked_clean_seconds_target = 0.005; // 0% dirty: under 5 ms
+// Target of issue 9: the stall at most 1.3x (hash the state + memcpy the dirty bytes).
+constexpr double stall_vs_hash_pack_target = 1.30;
 
 struct Options {
   std::vector<std::uint64_t> sizes;
@@ -185,7 +195,8 @@ struct IncrementalResult {
   double percent = 0.0;
   std::uint64_t dirty_blocks = 0;  // per checkpoint, all ranks
   std::uint64_t written_bytes = 0; // per checkpoint, all ranks (libckpt's count)
-  std::vector<double> ckpt, ckpt_lib, hash, write, reference, vs_reference, vs_hash;
+  std::vector<double> ckpt, ckpt_lib, hash, pack, write, reference, vs_reference, vs_hash,
+      vs_hash_pack;
   /// --tracking pages|auto: the same checkpoint by a dirty_tracking=hash session.
   std::vector<double> hash_mode, vs_hash_mode;
 };
@@ -232,6 +243,7 @@ FullResult measure_full(const Options &opts, int rank, bench::BlockState &state,
                                    std::to_string(stats.written_bytes) + " of " +
                                    std::to_string(state_bytes) + " bytes)");
         r.ckpt_lib.push_back(stats.seconds);
+        session.wait_global(); // untimed: the flush, hidden by computation
         release_page_cache(ckpt_dir);
       } else if (variant == 1) {
         t[1] = bench::time_collective(MPI_COMM_WORLD, [&] {
@@ -270,6 +282,7 @@ public:
   /// Returns {hash seconds, write seconds, changed blocks on this rank}.
   struct Times {
     double hash = 0.0;
+    double pack = 0.0; // memcpy of the changed blocks (part of write)
     double write = 0.0;
     std::uint64_t changed = 0;
   };
@@ -278,17 +291,19 @@ public:
     t.hash = bench::time_collective(MPI_COMM_WORLD, [&] {
       bench::hash_every_block(state.data(), state.bytes(), state.block_size(), m_current.data());
     });
-    t.write = bench::time_collective(MPI_COMM_WORLD, [&] {
+    std::uint64_t packed = 0;
+    t.pack = bench::time_collective(MPI_COMM_WORLD, [&] {
       const std::uint64_t block = state.block_size();
-      std::uint64_t packed = 0;
       for (std::uint64_t i = 0; i < m_current.size(); ++i) {
         if (m_current[i] == m_previous[i]) continue;
         std::memcpy(m_staging.data() + packed, state.data() + i * block, block);
         packed += block;
         ++t.changed;
       }
-      bench::h5_write_slabs(MPI_COMM_WORLD, m_path, m_staging.data(), packed);
     });
+    t.write = t.pack + bench::time_collective(MPI_COMM_WORLD, [&] {
+                bench::h5_write_slabs(MPI_COMM_WORLD, m_path, m_staging.data(), packed);
+              });
     m_previous.swap(m_current);
     return t;
   }
@@ -368,6 +383,7 @@ std::vector<IncrementalResult> measure_incremental(const Options &opts, int rank
           r.dirty_blocks = stats.dirty_blocks;
           r.written_bytes = stats.written_bytes;
           r.ckpt_lib.push_back(stats.seconds);
+          session.wait_global(); // untimed: the flush, hidden by computation
           release_page_cache(ckpt_dir);
         } else {
           t_ref = reference.run(state);
@@ -382,6 +398,8 @@ std::vector<IncrementalResult> measure_incremental(const Options &opts, int rank
       r.reference.push_back(t_ref.hash + t_ref.write);
       r.vs_reference.push_back(t_ckpt / (t_ref.hash + t_ref.write));
       r.vs_hash.push_back(t_ckpt / t_ref.hash);
+      r.pack.push_back(t_ref.pack);
+      r.vs_hash_pack.push_back(t_ckpt / (t_ref.hash + t_ref.pack));
       if (hashing) {
         r.hash_mode.push_back(t_hash_mode);
         r.vs_hash_mode.push_back(t_ckpt / t_hash_mode);
@@ -425,6 +443,10 @@ std::vector<Target> targets_of(const SizeResult &s) {
       targets.push_back({"1% incremental time / (hash all + write changed)",
                          bench::summarize(inc.vs_reference).median, "<=", incr_vs_ref_target});
     }
+    if (inc.percent == 1.0 || inc.percent == 100.0)
+      targets.push_back(
+          {bench::format("%g%% incremental stall / (hash all + memcpy changed)", inc.percent),
+           bench::summarize(inc.vs_hash_pack).median, "<=", stall_vs_hash_pack_target});
     if (inc.percent == 0.0)
       targets.push_back({"0% incremental time / hashing the whole state",
                          bench::summarize(inc.vs_hash).median, "<=", clean_vs_hash_target});
@@ -476,7 +498,8 @@ void print_tables(const Options &opts, int ranks, const std::vector<SizeResult> 
     std::printf("\nIncremental checkpoints vs the reference (XXH3 of every block + plain parallel "
                 "HDF5 write of the changed blocks)\n");
     bench::Table table({"state", "dirty", "blocks written", "bytes written", "ckpt s", "hash s",
-                        "write s", "reference s", "ckpt/reference", "ckpt/hash", "ckpt/full"});
+                        "pack s", "write s", "reference s", "ckpt/reference", "ckpt/hash",
+                        "ckpt/(hash+pack)", "ckpt/full"});
     for (const auto &s : results) {
       const double full = s.full.ckpt.empty() ? 0.0 : bench::summarize(s.full.ckpt).median;
       for (const auto &inc : s.incremental) {
@@ -486,10 +509,12 @@ void print_tables(const Options &opts, int ranks, const std::vector<SizeResult> 
                                      static_cast<unsigned long long>(s.blocks)),
                        bench::format_bytes(inc.written_bytes), bench::format("%.3f", c),
                        bench::format("%.3f", bench::summarize(inc.hash).median),
+                       bench::format("%.3f", bench::summarize(inc.pack).median),
                        bench::format("%.3f", bench::summarize(inc.write).median),
                        bench::format("%.3f", bench::summarize(inc.reference).median),
                        bench::format("%.2f", bench::summarize(inc.vs_reference).median),
                        bench::format("%.2f", bench::summarize(inc.vs_hash).median),
+                       bench::format("%.2f", bench::summarize(inc.vs_hash_pack).median),
                        full > 0.0 ? bench::format("%.3f", c / full) : std::string("-")});
       }
     }
@@ -551,6 +576,8 @@ bench::Json to_json(const Options &opts, int ranks, const std::vector<SizeResult
                 .set("write_changed_s", bench::to_json(bench::summarize(inc.write)))
                 .set("reference_s", bench::to_json(bench::summarize(inc.reference)))
                 .set("ckpt_over_reference", bench::to_json(bench::summarize(inc.vs_reference)))
+                .set("pack_s", bench::to_json(bench::summarize(inc.pack)))
+                .set("ckpt_over_hash_pack", bench::to_json(bench::summarize(inc.vs_hash_pack)))
                 .set("ckpt_over_hash", bench::to_json(bench::summarize(inc.vs_hash)))
                 .set("hash_mode_ckpt_s", inc.hash_mode.empty()
                                              ? bench::Json()

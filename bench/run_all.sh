@@ -37,6 +37,11 @@ done
 step "ping-pong with and without the interposition layer"
 "$here/run_pingpong.sh" --build "$build" --rounds 7 --json "$out/pingpong.json" \
   | tee "$out/pingpong.txt"
+step "interposition cost per call, single-threaded and MPI_THREAD_MULTIPLE"
+"$here/run_call_overhead.sh" --build "$build" | tee "$out/call_overhead.txt"
+step "checkpoint with messages in flight (drain), 2 ranks"
+"${MPIEXEC[@]}" "$NP_FLAG" 2 "$build/bench/drain" --dir "$out/drain.ckpt" | tee "$out/drain.txt"
+rm -rf "$out/drain.ckpt"
 step "checkpoint write, 1, 2 and 4 ranks"
 "$here/run_ckpt.sh" --build "$build" --json "$out" write | tee "$out/ckpt_write.txt"
 step "restart, 1, 2 and 4 ranks"

@@ -25,6 +25,12 @@ mkdir -p "$dir" || exit 1
 # tool as nobody), and Open MPI makes its ompi.<host>.<uid> directory here.
 chmod 1777 "$dir"
 export OMPI_MCA_orte_tmpdir_base=$dir OMPI_MCA_btl_vader_backing_directory=$dir
+# libckpt's local level (local_dir = auto would be a directory of /dev/shm
+# that outlives the test) is off unless the test chooses one: the tests of
+# the global level's protocol see each checkpoint committed in dir when the
+# call returns. The tests of the levels set CKPT_LOCAL_DIR themselves, in
+# the test's directory.
+export CKPT_LOCAL_DIR=${CKPT_LOCAL_DIR:-none}
 
 trap 'rm -rf "$dir"' EXIT
 "$@"

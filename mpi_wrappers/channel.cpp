@@ -1,6 +1,7 @@
 #include "channel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -357,7 +358,7 @@ void warn(const std::string &message) noexcept {
 int g_injected_fault = -1;
 
 namespace {
-const char *g_failed_call = nullptr;
+std::atomic<const char *> g_failed_call{nullptr};
 
 /// Logs the exception being handled; returns false when MPI cannot be used.
 bool log_failure(const char *call) noexcept {
@@ -368,7 +369,8 @@ bool log_failure(const char *call) noexcept {
     what = e.what();
   } catch (...) {
   }
-  if (!g_failed_call) g_failed_call = call;
+  const char *none = nullptr;
+  g_failed_call.compare_exchange_strong(none, call);
   int rank = -1, initialized = 0, finalized = 0;
   PMPI_Initialized(&initialized);
   PMPI_Finalized(&finalized);

@@ -5,6 +5,7 @@
 
 #include "channel.hpp"
 #include "drain.hpp"
+#include "layer_lock.hpp"
 #include "pending_state.hpp"
 #include "snapshot.hpp"
 
@@ -146,6 +147,11 @@ std::string window_problem() {
 /// Problems that make the channel state impossible to capture, found before
 /// touching any channel.
 std::string static_problem() {
+  if (const int n = threads_in_blocking_calls(); n > 0)
+    return std::to_string(n) +
+           " other thread(s) are inside a blocking MPI call: under MPI_THREAD_MULTIPLE, "
+           "checkpoint where only the calling thread uses MPI (after joining the threads or a "
+           "barrier among them)";
   if (const char *call = failed_call())
     return std::string("the layer failed inside ") + call +
            " earlier (see the error logged then): its accounting of messages may be incomplete";
@@ -318,6 +324,9 @@ std::string rank_prefix(int rank) { return "rank " + std::to_string(rank) + ": "
 class ChannelParticipant final : public CheckpointParticipant {
 public:
   void before_checkpoint(Runtime &runtime) override {
+    // Held for the whole channel closure: other threads entering MPI wait
+    // (layer_lock.hpp).
+    const LayerLock lock;
     const int rank = runtime.rank();
     const auto fail_if = [&](const std::string &problem) {
       agree(runtime.comm(), capture([&] {
@@ -373,19 +382,17 @@ public:
 
     // 5. The snapshot: drained messages and requests completed for the app.
     snap.request_null = opaque(MPI_REQUEST_NULL);
-    snap.messages = layer().drained().all();
-    snap.tickets = layer().drained().tickets();
     layer().requests().for_each([&](std::uint32_t index, RequestSlot &s) {
       if (s.state == SlotState::completed && s.kind != RequestKind::persistent_send &&
           s.kind != RequestKind::persistent_receive)
         snap.requests.push_back({index, s.kind, s.result});
     });
-    m_blob = encode_snapshot(snap);
+    m_blob = encode_snapshot(snap, layer().drained()); // each message copied once
     if (const char *report = std::getenv("CKPT_PMPI_REPORT"); report && *report && *report != '0')
       std::fprintf(stderr,
                    "[ckpt][rank %d] libckpt_pmpi: channels closed: %llu message(s) drained now, "
                    "%zu held, %zu request(s) completed for the application, %zu pending\n",
-                   rank, static_cast<unsigned long long>(drained), snap.messages.size(),
+                   rank, static_cast<unsigned long long>(drained), layer().drained().size(),
                    snap.requests.size(), snap.pending.size());
     runtime.protect(snapshot_region_id, "ckpt.pmpi.channels", m_blob.data(), m_blob.size(), 1,
                     CKPT_BYTE);
@@ -402,6 +409,7 @@ public:
   }
 
   void after_restart(Runtime &runtime) override {
+    const LayerLock lock;
     const std::optional<std::size_t> bytes = runtime.restored_bytes(snapshot_region_id);
     if (!bytes) return; // written without the PMPI layer
     std::vector<unsigned char> blob(*bytes);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <utility>
 
 namespace ckpt::detail::pmpi {
@@ -33,11 +32,12 @@ std::vector<Expectation> expectations_from(const std::vector<std::vector<CountRe
 
 namespace {
 
-// Communicators with a channel still short of messages; throws on excess.
-std::set<std::uint64_t> short_comms(const DrainTransport &t,
-                                    const std::vector<Expectation> &expected,
-                                    std::uint64_t untracked_id) {
-  std::set<std::uint64_t> out;
+// Messages still missing per communicator (summed over its short channels);
+// throws on excess.
+std::map<std::uint64_t, std::uint64_t> deficits(const DrainTransport &t,
+                                                const std::vector<Expectation> &expected,
+                                                std::uint64_t untracked_id) {
+  std::map<std::uint64_t, std::uint64_t> out;
   for (const Expectation &e : expected) {
     const std::uint64_t got = t.received(e.comm_id, e.source);
     if (got > e.sent)
@@ -50,7 +50,7 @@ std::set<std::uint64_t> short_comms(const DrainTransport &t,
                          std::to_string(e.source) +
                          " in flight on a communicator the layer cannot identify after a "
                          "restart (created by an unwrapped call)");
-      out.insert(e.comm_id);
+      out[e.comm_id] += e.sent - got;
     }
   }
   return out;
@@ -61,20 +61,27 @@ std::set<std::uint64_t> short_comms(const DrainTransport &t,
 std::uint64_t drain_channels(DrainTransport &transport, const std::vector<Expectation> &expected,
                              std::uint64_t untracked_id) {
   std::uint64_t drained = 0;
+  transport.progress_application_receives();
   for (;;) {
-    transport.progress_application_receives();
-    const std::set<std::uint64_t> pending = short_comms(transport, expected, untracked_id);
-    if (pending.empty()) return drained;
+    const auto missing = deficits(transport, expected, untracked_id);
+    if (missing.empty()) return drained;
+    // Take everything waiting, up to what each communicator still misses.
+    // A waiting message matched none of the application's receives when it
+    // arrived (the implementation matches posted receives first), so it is
+    // not theirs; the bound keeps the drain from ever taking more than was
+    // sent before the checkpoint.
     bool progress = false;
-    for (std::uint64_t comm : pending) {
-      // One message per communicator and round, then look at the
-      // application's receives again: a later message may be theirs.
-      if (transport.drain_one(comm)) {
+    for (const auto &[comm, count] : missing)
+      for (std::uint64_t i = 0; i < count && transport.drain_one(comm); ++i) {
         ++drained;
         progress = true;
       }
-    }
-    if (!progress) transport.idle();
+    if (progress) continue;
+    // Nothing waiting: what is missing may have completed the application's
+    // receives. Testing them costs a pass over them, so only here: the
+    // number of such rounds depends on waiting, not on the messages.
+    transport.progress_application_receives();
+    if (deficits(transport, expected, untracked_id) == missing) transport.idle();
   }
 }
 

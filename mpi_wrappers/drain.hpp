@@ -63,9 +63,12 @@ public:
   virtual void idle() {}
 };
 
-/// Drains until every expectation is met. Order of each round: first the
+/// Drains until every expectation is met, in time linear in the messages:
+/// each round takes every message waiting on each short communicator (up to
+/// what it misses); only a round that finds nothing waiting tests the
 /// application's pending receives (a message that matches a receive posted
-/// before the checkpoint is the application's), then what is left waiting.
+/// before the checkpoint is the application's: the implementation matched
+/// it on arrival, so it is never among those waiting) and then idles.
 /// Throws DrainError when a channel received more than was sent (the counts
 /// are inconsistent), or when messages are missing on the untracked channel.
 /// Returns the number of messages drained into the store.

@@ -8,9 +8,15 @@ Outputs (in the output directory):
                      ompi_x_f), converting handles and sentinels and calling
                      the C entry point, so both languages share one path.
 
-Every wrapper is glue: bypass check -> PMPI call -> notify the layer
-(channel.hpp), or a call to a hand-written hook for the calls whose logic
-needs more than a notification (point-to-point, completion, init).
+Every wrapper is glue: bypass check -> layer lock -> PMPI call -> notify the
+layer (channel.hpp), or a call to a hand-written hook for the calls whose
+logic needs more than a notification (point-to-point, completion, init).
+
+Threads (layer_lock.hpp): the wrapper holds the layer lock (a no-op unless
+MPI_THREAD_MULTIPLE was granted) while its hook or notification runs. The
+PMPI call of a collective or communicator-creating call runs unlocked (it
+blocks); RMA operations (Put, Get, ...) are local and keep the lock; hooks
+release it themselves around their blocking PMPI calls.
 
 No exception leaves a wrapper: every hook call and notification runs inside
 `try`, and `catch (...)` hands the failure to hook_failed() (channel.cpp),
@@ -105,7 +111,8 @@ def kind_id(name):
 
 
 def gen_c(entries):
-    out = [HEADER, '#include "channel.hpp"\n#include "hooks.hpp"\n\n#include <mpi.h>\n\n',
+    out = [HEADER, '#include "channel.hpp"\n#include "hooks.hpp"\n#include "layer_lock.hpp"\n\n'
+           '#include <mpi.h>\n\n',
            "using namespace ckpt::detail::pmpi;\n\n"]
     out.append("namespace ckpt::detail::pmpi {\n")
     out.append("const char *const k_wrapper_names[] = {\n")
@@ -120,17 +127,20 @@ def gen_c(entries):
         failed = f'hook_failed("MPI_{e.name}", {e.errhandler_object()})'
         inject = f"    inject_fault({index});\n"
         out.append(f"int MPI_{e.name}({e.c_params()}) {{\n")
+        out.append(f"  if (bypass()) return {call};\n")
+        out.append("  try {\n")
+        out.append("    const LayerLock lock;\n")
         if e.verb == "hook":
-            out.append(f"  if (bypass()) return {call};\n")
-            out.append("  try {\n")
             out.append(inject)
             out.append(f"    return hooks::{e.snake}({e.c_args()});\n")
             out.append(f"  }} catch (...) {{\n    return {failed};\n  }}\n")
             out.append("}\n\n")
             continue
-        out.append(f"  const int rc = {call};\n")
-        out.append("  if (rc != MPI_SUCCESS || bypass()) return rc;\n")
-        out.append("  try {\n")
+        if e.verb == "rma":
+            out.append(f"    const int rc = {call};\n")
+        else:
+            out.append(f"    const int rc = unlocked([&] {{ return {call}; }});\n")
+        out.append("    if (rc != MPI_SUCCESS) return rc;\n")
         out.append(inject)
         if e.verb == "coll":
             (comm,) = e.action_args
@@ -146,8 +156,9 @@ def gen_c(entries):
             out.append(f"    note_rma_operation({win});\n")
         else:
             raise SystemExit(f"unknown action {e.action} for {e.name}")
+        out.append("    return rc;\n")
         out.append(f"  }} catch (...) {{\n    return {failed};\n  }}\n")
-        out.append("  return rc;\n}\n\n")
+        out.append("}\n\n")
     out.append('} // extern "C"\n')
     return "".join(out)
 

@@ -1,7 +1,8 @@
 // Init/Finalize, communicator management and RMA synchronisation hooks.
 #include "channel.hpp"
-#include "hooks.hpp"
 #include "channel_participant.hpp"
+#include "hooks.hpp"
+#include "layer_lock.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -35,6 +36,11 @@ void report_totals() {
 int started(int rc) {
   if (rc != MPI_SUCCESS) return rc;
   try {
+    // The lock is on exactly when the application may call MPI from several
+    // threads at once (decided once, here, before it can).
+    int provided = MPI_THREAD_SINGLE;
+    PMPI_Query_thread(&provided);
+    set_thread_multiple(provided == MPI_THREAD_MULTIPLE);
     layer().start();
     attach_participant();
     arm_fault_injection();
@@ -48,21 +54,10 @@ int started(int rc) {
 int init(int *argc, char ***argv) { return started(PMPI_Init(argc, argv)); }
 
 int init_thread(int *argc, char ***argv, int required, int *provided) {
-  // The layer's state is process-wide and unlocked: it supports every level
-  // up to MPI_THREAD_SERIALIZED and refuses MPI_THREAD_MULTIPLE by providing
-  // less, which the MPI standard allows and applications must check.
-  const bool refused = required == MPI_THREAD_MULTIPLE;
-  const int rc =
-      PMPI_Init_thread(argc, argv, std::min(required, int{MPI_THREAD_SERIALIZED}), provided);
-  if (rc == MPI_SUCCESS && refused) {
-    *provided = std::min(*provided, int{MPI_THREAD_SERIALIZED});
-    int rank = 0;
-    PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank == 0)
-      warn("MPI_THREAD_MULTIPLE is not supported by the checkpoint layer: providing "
-           "MPI_THREAD_SERIALIZED (check the `provided` argument of MPI_Init_thread)");
-  }
-  return started(rc);
+  // Every level is granted as the implementation provides it: under
+  // MPI_THREAD_MULTIPLE the layer's state is guarded by the layer lock
+  // (layer_lock.hpp).
+  return started(PMPI_Init_thread(argc, argv, required, provided));
 }
 
 int finalize() {
@@ -70,19 +65,22 @@ int finalize() {
     report_totals();
   detach_participant();
   layer().stop();
+  set_thread_multiple(false); // no other thread may call MPI from here on
   return PMPI_Finalize();
 }
 
 int comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm) {
-  const int rc = PMPI_Comm_create_group(comm, group, tag, newcomm);
+  const int rc = unlocked([&] { return PMPI_Comm_create_group(comm, group, tag, newcomm); });
   if (rc == MPI_SUCCESS) layer().comm_created_from_group(comm, group, tag, *newcomm);
   return rc;
 }
 
 int intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm bridge_comm, int remote_leader,
                      int tag, MPI_Comm *newintercomm) {
-  const int rc = PMPI_Intercomm_create(local_comm, local_leader, bridge_comm, remote_leader, tag,
-                                       newintercomm);
+  const int rc = unlocked([&] {
+    return PMPI_Intercomm_create(local_comm, local_leader, bridge_comm, remote_leader, tag,
+                                 newintercomm);
+  });
   // Detected, counted per peer, but not identifiable across a restart:
   // messages in flight on it make a checkpoint fail (see drain.hpp).
   if (rc == MPI_SUCCESS) layer().comm_intercomm(*newintercomm);
@@ -90,13 +88,15 @@ int intercomm_create(MPI_Comm local_comm, int local_leader, MPI_Comm bridge_comm
 }
 
 int intercomm_merge(MPI_Comm intercomm, int high, MPI_Comm *newintracomm) {
-  const int rc = PMPI_Intercomm_merge(intercomm, high, newintracomm);
+  const int rc = unlocked([&] { return PMPI_Intercomm_merge(intercomm, high, newintracomm); });
   if (rc == MPI_SUCCESS) layer().comm_merged(*newintracomm);
   return rc;
 }
 
 int comm_free(MPI_Comm *comm) {
   const MPI_Comm c = *comm;
+  // Under the lock (the call is local in the implementations): released,
+  // another thread could be given the same handle before comm_freed runs.
   const int rc = PMPI_Comm_free(comm);
   if (rc == MPI_SUCCESS) layer().comm_freed(c);
   return rc;
@@ -104,7 +104,7 @@ int comm_free(MPI_Comm *comm) {
 
 int comm_disconnect(MPI_Comm *comm) {
   const MPI_Comm c = *comm;
-  const int rc = PMPI_Comm_disconnect(comm);
+  const int rc = unlocked([&] { return PMPI_Comm_disconnect(comm); });
   if (rc == MPI_SUCCESS) layer().comm_freed(c);
   return rc;
 }
@@ -113,19 +113,19 @@ int comm_disconnect(MPI_Comm *comm) {
 // open epoch fails instead of writing a snapshot that misses RMA traffic.
 
 int win_fence(int assert, MPI_Win win) {
-  const int rc = PMPI_Win_fence(assert, win);
+  const int rc = unlocked([&] { return PMPI_Win_fence(assert, win); });
   if (rc == MPI_SUCCESS) layer().window(win).unsynced_ops = false;
   return rc;
 }
 
 int win_lock(int lock_type, int rank, int assert, MPI_Win win) {
-  const int rc = PMPI_Win_lock(lock_type, rank, assert, win);
+  const int rc = unlocked([&] { return PMPI_Win_lock(lock_type, rank, assert, win); });
   if (rc == MPI_SUCCESS) ++layer().window(win).locks;
   return rc;
 }
 
 int win_unlock(int rank, MPI_Win win) {
-  const int rc = PMPI_Win_unlock(rank, win);
+  const int rc = unlocked([&] { return PMPI_Win_unlock(rank, win); });
   if (rc == MPI_SUCCESS) {
     WindowState &w = layer().window(win);
     w.locks = std::max(0, w.locks - 1);
@@ -135,13 +135,13 @@ int win_unlock(int rank, MPI_Win win) {
 }
 
 int win_lock_all(int assert, MPI_Win win) {
-  const int rc = PMPI_Win_lock_all(assert, win);
+  const int rc = unlocked([&] { return PMPI_Win_lock_all(assert, win); });
   if (rc == MPI_SUCCESS) layer().window(win).lock_all = true;
   return rc;
 }
 
 int win_unlock_all(MPI_Win win) {
-  const int rc = PMPI_Win_unlock_all(win);
+  const int rc = unlocked([&] { return PMPI_Win_unlock_all(win); });
   if (rc == MPI_SUCCESS) {
     WindowState &w = layer().window(win);
     w.lock_all = false;
@@ -151,13 +151,13 @@ int win_unlock_all(MPI_Win win) {
 }
 
 int win_start(MPI_Group group, int assert, MPI_Win win) {
-  const int rc = PMPI_Win_start(group, assert, win);
+  const int rc = unlocked([&] { return PMPI_Win_start(group, assert, win); });
   if (rc == MPI_SUCCESS) layer().window(win).access = true;
   return rc;
 }
 
 int win_complete(MPI_Win win) {
-  const int rc = PMPI_Win_complete(win);
+  const int rc = unlocked([&] { return PMPI_Win_complete(win); });
   if (rc == MPI_SUCCESS) {
     layer().window(win).access = false;
     layer().window(win).unsynced_ops = false;
@@ -166,22 +166,23 @@ int win_complete(MPI_Win win) {
 }
 
 int win_post(MPI_Group group, int assert, MPI_Win win) {
-  const int rc = PMPI_Win_post(group, assert, win);
+  const int rc = unlocked([&] { return PMPI_Win_post(group, assert, win); });
   if (rc == MPI_SUCCESS) layer().window(win).exposure = true;
   return rc;
 }
 
 int win_wait(MPI_Win win) {
-  const int rc = PMPI_Win_wait(win);
+  const int rc = unlocked([&] { return PMPI_Win_wait(win); });
   if (rc == MPI_SUCCESS) layer().window(win).exposure = false;
   return rc;
 }
 
 int win_free(MPI_Win *win) {
-  const MPI_Win w = *win;
-  const int rc = PMPI_Win_free(win);
-  if (rc == MPI_SUCCESS) layer().window_freed(w);
-  return rc;
+  // Forgotten before the call, which synchronises (unlocked): a window
+  // another thread creates meanwhile may get the same handle. A failed free
+  // leaves an erroneous program; its window's epochs are no longer tracked.
+  layer().window_freed(*win);
+  return unlocked([&] { return PMPI_Win_free(win); });
 }
 
 } // namespace ckpt::detail::pmpi::hooks
@@ -192,18 +193,18 @@ extern "C" int ckpt_pmpi_channel_totals(MPI_Comm comm, unsigned long long *sent,
                                         unsigned long long *received,
                                         unsigned long long *collectives) {
   using namespace ckpt::detail::pmpi;
-  CommState *s = nullptr;
   try {
-    s = layer().comm(comm);
+    const LayerLock lock;
+    CommState *s = layer().comm(comm);
+    if (!s) return MPI_ERR_COMM;
+    *sent = *received = 0;
+    for (int p = 0; p < s->counts.peers(); ++p) {
+      *sent += s->counts.sent(p);
+      *received += s->counts.received(p);
+    }
+    *collectives = s->collectives;
+    return MPI_SUCCESS;
   } catch (...) {
     return hook_failed("ckpt_pmpi_channel_totals", comm);
   }
-  if (!s) return MPI_ERR_COMM;
-  *sent = *received = 0;
-  for (int p = 0; p < s->counts.peers(); ++p) {
-    *sent += s->counts.sent(p);
-    *received += s->counts.received(p);
-  }
-  *collectives = s->collectives;
-  return MPI_SUCCESS;
 }

@@ -3,6 +3,7 @@
 // messages first (they are older than anything the implementation holds).
 #include "channel.hpp"
 #include "hooks.hpp"
+#include "layer_lock.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -72,25 +73,25 @@ ReceiveArgs args_of(const void *buf, int count, MPI_Datatype datatype) {
 } // namespace
 
 int send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Send(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Send(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
 
 int ssend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Ssend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Ssend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
 
 int bsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Bsend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Bsend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
 
 int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
-  const int rc = PMPI_Rsend(buf, count, datatype, dest, tag, comm);
+  const int rc = unlocked([&] { return PMPI_Rsend(buf, count, datatype, dest, tag, comm); });
   if (rc == MPI_SUCCESS) count_send(comm, dest);
   return rc;
 }
@@ -131,7 +132,7 @@ int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_C
   MPI_Status local;
   MPI_Status *st = status;
   if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
-  const int rc = PMPI_Recv(buf, count, datatype, source, tag, comm, st);
+  const int rc = unlocked([&] { return PMPI_Recv(buf, count, datatype, source, tag, comm, st); });
   if (consumed(rc)) count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
   return rc;
 }
@@ -173,15 +174,17 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
     int rc = PMPI_Isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, &sreq);
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, recvbuf, recvcount, recvtype, comm, status);
-    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
     if (rc == MPI_SUCCESS) count_send(comm, dest);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
   MPI_Status *st = status;
   if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
-  const int rc = PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
-                               recvtype, source, recvtag, comm, st);
+  const int rc = unlocked([&] {
+    return PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype,
+                         source, recvtag, comm, st);
+  });
   if (consumed(rc)) {
     count_send(comm, dest);
     count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
@@ -204,15 +207,16 @@ int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int 
     rc = PMPI_Isend(copy.data(), position, MPI_PACKED, dest, sendtag, comm, &sreq);
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, buf, count, datatype, comm, status);
-    rc = PMPI_Wait(&sreq, MPI_STATUS_IGNORE);
+    rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
     if (rc == MPI_SUCCESS) count_send(comm, dest);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
   MPI_Status *st = status;
   if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
-  const int rc =
-      PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
+  const int rc = unlocked([&] {
+    return PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
+  });
   if (consumed(rc)) {
     count_send(comm, dest);
     count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
@@ -228,7 +232,7 @@ int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
     }
     return MPI_SUCCESS;
   }
-  return PMPI_Probe(source, tag, comm, status);
+  return unlocked([&] { return PMPI_Probe(source, tag, comm, status); });
 }
 
 int iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status) {
@@ -286,7 +290,7 @@ int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status 
     return matched_probe_from_drained(*pos, message, status);
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
-  const int rc = PMPI_Mprobe(source, tag, comm, message, st);
+  const int rc = unlocked([&] { return PMPI_Mprobe(source, tag, comm, message, st); });
   if (rc == MPI_SUCCESS) matched_real(s, message, st);
   return rc;
 }
@@ -317,12 +321,13 @@ std::optional<DrainedMessage> take_virtual(MPI_Message *message) {
 
 int mrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Status *status) {
   if (is_virtual_message(*message)) {
-    if (auto real = take_matched(message)) return PMPI_Mrecv(buf, count, type, &*real, status);
+    if (auto real = take_matched(message))
+      return unlocked([&] { return PMPI_Mrecv(buf, count, type, &*real, status); });
     auto m = take_virtual(message);
     if (!m) return MPI_ERR_REQUEST;
     return layer().deliver(std::move(*m), buf, count, type, MPI_COMM_WORLD, status, nullptr);
   }
-  return PMPI_Mrecv(buf, count, type, message, status);
+  return unlocked([&] { return PMPI_Mrecv(buf, count, type, message, status); });
 }
 
 int imrecv(void *buf, int count, MPI_Datatype type, MPI_Message *message, MPI_Request *request) {

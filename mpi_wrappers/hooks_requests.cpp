@@ -3,6 +3,7 @@
 // (during a checkpoint, from drained messages, or restored from a snapshot).
 #include "channel.hpp"
 #include "hooks.hpp"
+#include "layer_lock.hpp"
 
 #include <vector>
 
@@ -107,14 +108,14 @@ int first_layer_completed(int n, const MPI_Request reqs[]) noexcept {
 } // namespace
 
 int wait(MPI_Request *request, MPI_Status *status) {
-  if (passthrough(request)) return PMPI_Wait(request, status);
+  if (passthrough(request)) return unlocked([&] { return PMPI_Wait(request, status); });
   RequestSlot &s = slot(*request);
   if (s.state == SlotState::completed) return report_completed(request, status);
   MPI_Request real = real_request(s.real);
-  if (s.state == SlotState::inactive) return PMPI_Wait(&real, status);
+  if (s.state == SlotState::inactive) return unlocked([&] { return PMPI_Wait(&real, status); });
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE && needs_status(s) ? &local : status;
-  const int rc = PMPI_Wait(&real, st);
+  const int rc = unlocked([&] { return PMPI_Wait(&real, st); });
   s.real = opaque(real);
   if (rc == MPI_SUCCESS) {
     Layer::account(s, st);
@@ -185,11 +186,11 @@ int settle_all(int count, MPI_Request array_of_requests[], MPI_Request *real, MP
 
 int waitall(int count, MPI_Request array_of_requests[], MPI_Status *array_of_statuses) {
   if (!any_virtual(count, array_of_requests))
-    return PMPI_Waitall(count, array_of_requests, array_of_statuses);
+    return unlocked([&] { return PMPI_Waitall(count, array_of_requests, array_of_statuses); });
   MPI_Request *real = translate(count, array_of_requests);
   MPI_Status *st =
       array_of_statuses == MPI_STATUSES_IGNORE ? t_scratch.stats(count) : array_of_statuses;
-  const int rc = PMPI_Waitall(count, real, st);
+  const int rc = unlocked([&] { return PMPI_Waitall(count, real, st); });
   return settle_all(count, array_of_requests, real, st, array_of_statuses, rc);
 }
 
@@ -206,7 +207,7 @@ int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status ar
 
 int waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *status) {
   if (!any_virtual(count, array_of_requests))
-    return PMPI_Waitany(count, array_of_requests, index, status);
+    return unlocked([&] { return PMPI_Waitany(count, array_of_requests, index, status); });
   if (const int i = first_layer_completed(count, array_of_requests); i >= 0) {
     *index = i;
     return report_completed(&array_of_requests[i], status);
@@ -214,7 +215,7 @@ int waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *
   MPI_Request *real = translate(count, array_of_requests);
   MPI_Status local;
   MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
-  const int rc = PMPI_Waitany(count, real, index, st);
+  const int rc = unlocked([&] { return PMPI_Waitany(count, real, index, st); });
   if (*index != MPI_UNDEFINED && *index >= 0)
     completed_in_mpi(&array_of_requests[*index], real[*index], st);
   return rc;
@@ -243,7 +244,8 @@ using SomeFn = int (*)(int, MPI_Request[], int *, int[], MPI_Status[]);
 
 int some(SomeFn fn, int incount, MPI_Request reqs[], int *outcount, int indices[],
          MPI_Status statuses[]) {
-  if (!any_virtual(incount, reqs)) return fn(incount, reqs, outcount, indices, statuses);
+  if (!any_virtual(incount, reqs))
+    return unlocked([&] { return fn(incount, reqs, outcount, indices, statuses); });
   // Requests the layer completed are reported first, on their own.
   int n = 0;
   int err = MPI_SUCCESS;
@@ -261,7 +263,7 @@ int some(SomeFn fn, int incount, MPI_Request reqs[], int *outcount, int indices[
   }
   MPI_Request *real = translate(incount, reqs);
   MPI_Status *st = statuses == MPI_STATUSES_IGNORE ? t_scratch.stats(incount) : statuses;
-  const int rc = fn(incount, real, outcount, indices, st);
+  const int rc = unlocked([&] { return fn(incount, real, outcount, indices, st); });
   if (*outcount == MPI_UNDEFINED) return rc;
   std::vector<char> &done = t_scratch.done;
   done.assign(static_cast<std::size_t>(incount), 0);

@@ -16,6 +16,9 @@ public:
     m_out.insert(m_out.end(), p, p + sizeof(T));
   }
   void bytes(const unsigned char *p, std::size_t n) { m_out.insert(m_out.end(), p, p + n); }
+  /// One allocation for the whole encoding: growing by doubling would copy
+  /// every drained message again (a 16 MiB message in flight, twice more).
+  void reserve(std::size_t n) { m_out.reserve(n); }
   std::vector<unsigned char> take() { return std::move(m_out); }
 
 private:
@@ -128,10 +131,21 @@ PendingRequest get_pending(Reader &r) {
   return p;
 }
 
-} // namespace
-
-std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
+/// Encodes `s` with the messages for_each_message(f) visits, calling
+/// f(message, ticket) in store order.
+template <class ForEachMessage>
+std::vector<unsigned char> encode(const ChannelSnapshot &s, ForEachMessage &&for_each_message) {
+  // One allocation for the whole encoding (an upper bound of its size):
+  // growing by doubling would copy every drained message again.
+  std::size_t messages = 0, bound = 64 + s.requests.size() * 64 + s.pending.size() * 128;
+  for (const CommDescriptor &c : s.comms)
+    bound += 64 + c.members.size() * 4 + c.name.size();
+  for_each_message([&](const DrainedMessage &m, std::uint64_t) {
+    ++messages;
+    bound += 64 + m.data.size();
+  });
   Writer w;
+  w.reserve(bound);
   w.bytes(reinterpret_cast<const unsigned char *>(magic), sizeof magic);
   w.put<std::uint32_t>(snapshot_version);
   w.put<std::uint64_t>(s.request_null);
@@ -147,16 +161,15 @@ std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
     w.put<std::uint64_t>(c.name.size());
     w.bytes(reinterpret_cast<const unsigned char *>(c.name.data()), c.name.size());
   }
-  w.put<std::uint64_t>(s.messages.size());
-  for (std::size_t i = 0; i < s.messages.size(); ++i) {
-    const DrainedMessage &m = s.messages[i];
-    w.put<std::uint64_t>(i < s.tickets.size() ? s.tickets[i] : 0);
+  w.put<std::uint64_t>(messages);
+  for_each_message([&](const DrainedMessage &m, std::uint64_t ticket) {
+    w.put<std::uint64_t>(ticket);
     w.put<std::uint64_t>(m.comm_id);
     w.put<std::int32_t>(m.source);
     w.put<std::int32_t>(m.tag);
     w.put<std::uint64_t>(m.data.size());
     w.bytes(m.data.data(), m.data.size());
-  }
+  });
   w.put<std::uint64_t>(s.requests.size());
   for (const CompletedRequest &r : s.requests) {
     w.put<std::uint32_t>(r.index);
@@ -183,6 +196,19 @@ std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
     put_envelope(w, p.result);
   }
   return w.take();
+}
+
+} // namespace
+
+std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s) {
+  return encode(s, [&](auto &&f) {
+    for (std::size_t i = 0; i < s.messages.size(); ++i)
+      f(s.messages[i], i < s.tickets.size() ? s.tickets[i] : 0);
+  });
+}
+
+std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &s, const DrainedStore &store) {
+  return encode(s, [&](auto &&f) { store.for_each(f); });
 }
 
 ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size) {

@@ -75,6 +75,11 @@ inline constexpr std::uint32_t snapshot_version = 2;
 inline constexpr std::uint32_t max_comm_name = 256;
 
 std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &snapshot);
+/// The same with the messages and tickets of `store`, in store order, in
+/// place of snapshot.messages and snapshot.tickets: each message is copied
+/// once, straight into the encoding.
+std::vector<unsigned char> encode_snapshot(const ChannelSnapshot &snapshot,
+                                           const DrainedStore &store);
 /// Throws SnapshotFormatError on a bad magic, version, length or value.
 ChannelSnapshot decode_snapshot(const unsigned char *data, std::size_t size);
 

@@ -1,13 +1,17 @@
 // ckpt verify: rebuilds every region of a version from its delta chain, as
 // restart does, and checks every block against the hashes recorded in the
-// newest file of the chain.
+// newest file of the chain; on the global level (DIR) or, with --level, on
+// this node's local level or the partner copies kept there.
 #include "chain_reader.hpp"
+#include "chain_restore.hpp"
 #include "commands.hpp"
 #include "json_writer.hpp"
+#include "local_level.hpp"
 #include "text_format.hpp"
 #include "tool_cli.hpp"
 
 #include <iostream>
+#include <map>
 #include <optional>
 
 namespace ckpt::tool {
@@ -59,6 +63,66 @@ VersionResult verify_version(const detail::Catalog &catalog, std::int64_t versio
   return out;
 }
 
+/// The local or partner level of this node: every rank's chain of `version`
+/// held here (its own files, or the partner copies), restored in memory one
+/// region at a time and checked block by block (docs/FORMAT.md, section 7).
+VersionResult verify_local_version(const Location &location, const LocalHoldings &holdings,
+                                   bool partner, std::int64_t version, std::size_t max_reported) {
+  VersionResult out;
+  out.version = version;
+  out.state = partner ? "on the partner level" : "on the local level";
+  const auto &held = partner ? holdings.partner : holdings.own;
+  const auto it = held.find(version);
+  if (it == held.end()) {
+    out.problem =
+        "version " + std::to_string(version) + " is not " + out.state + " in " + location.local_dir;
+    return out;
+  }
+  for (const std::int32_t rank : it->second) {
+    try {
+      std::vector<std::string> problems;
+      const detail::LocalLevel level(location.local_dir, location.prefix, rank, holdings.nranks,
+                                     false);
+      const std::map<std::int64_t, detail::LocalVersion> scanned =
+          partner ? level.scan_partner_copies(problems)[rank] : level.scan(problems);
+      const detail::RankChain chain = detail::LocalLevel::chain_of(scanned, version);
+      if (!out.record) {
+        out.record = scanned.at(version).record;
+        out.chain = out.record->chain;
+      }
+      detail::ChainRestorer restorer(chain);
+      for (const auto &[id, region] : chain.regions) {
+        std::vector<unsigned char> buffer(region.row.bytes);
+        detail::RestoreOptions options;
+        options.max_report = max_reported;
+        options.stop_on_damage = false;
+        const detail::RestoreReport report =
+            restorer.restore({{id, detail::RestoreTarget{buffer.data(), buffer.size()}}}, options);
+        ++out.regions;
+        out.blocks += region.row.nblocks;
+        out.bytes += region.row.bytes;
+        out.damaged_blocks += report.damaged;
+        for (const detail::BlockDamage &d : report.damage)
+          if (out.damage.size() < max_reported) {
+            Damage damage;
+            damage.file = d.file >= 0 ? chain.files[static_cast<std::size_t>(d.file)].path : "";
+            damage.rank = rank;
+            damage.region_id = id;
+            damage.region = region.row.name;
+            damage.block = static_cast<std::int64_t>(d.block);
+            damage.problem = restorer.describe(d);
+            out.damage.push_back(damage);
+          }
+      }
+    } catch (const std::exception &e) {
+      out.problem += (out.problem.empty() ? "" : "; ") + std::string("rank ") +
+                     std::to_string(rank) + ": " + e.what();
+    }
+  }
+  out.ok = out.problem.empty() && out.damaged_blocks == 0;
+  return out;
+}
+
 std::string header_text(const VersionResult &r) {
   std::string out = "version " + std::to_string(r.version);
   if (r.record) {
@@ -100,14 +164,15 @@ void print_text(const std::vector<VersionResult> &results) {
     std::cout << failed << " of " << results.size() << " version(s) failed verification\n";
 }
 
-void print_json(const detail::Catalog &catalog, const std::vector<VersionResult> &results) {
+void print_json(const std::string &dir, const std::string &prefix,
+                const std::vector<VersionResult> &results) {
   bool all_ok = true;
   for (const VersionResult &r : results)
     all_ok = all_ok && r.ok;
   JsonWriter json(std::cout);
   json.begin_object();
-  json.field("dir", catalog.dir());
-  json.field("prefix", catalog.prefix());
+  json.field("dir", dir);
+  json.field("prefix", prefix);
   json.field("ok", all_ok);
   json.key("versions");
   json.begin_array();
@@ -151,6 +216,50 @@ void print_json(const detail::Catalog &catalog, const std::vector<VersionResult>
   json.finish();
 }
 
+/// Prints the results and returns the exit status (1 when any failed).
+int report(const CommandLine &cli, const Location &where,
+           const std::vector<VersionResult> &results) {
+  if (cli.json())
+    print_json(where.dir, where.prefix, results);
+  else
+    print_text(results);
+  std::cout.flush();
+  for (const VersionResult &r : results) {
+
+    if (r.ok) continue;
+    std::string first = !r.problem.empty()  ? r.problem
+                        : !r.damage.empty() ? r.damage.front().describe()
+                                            : std::string("damaged blocks");
+    std::cerr << "ckpt verify: verification failed: version " << r.version << ": "
+              << one_line(first) << "\n";
+    return k_exit_damage;
+  }
+  return k_exit_ok;
+}
+
+int verify_local(const CommandLine &cli, const Location &location, bool partner) {
+  const LocalHoldings holdings = scan_local_level(location);
+  const auto &held = partner ? holdings.partner : holdings.own;
+  std::vector<std::int64_t> versions;
+  if (cli.has("all")) {
+    for (const auto &[v, ranks] : held)
+      versions.push_back(v);
+  } else if (!cli.operands().empty()) {
+    versions.push_back(parse_version(cli.operands()[0]));
+  } else if (!held.empty()) {
+    versions.push_back(held.rbegin()->first);
+  }
+  if (versions.empty())
+    throw damage_found(std::string("no version on the ") + (partner ? "partner" : "local") +
+                       " level in " + (location.local_dir.empty() ? "(none)" : location.local_dir));
+  const std::size_t max_reported = cli.get<std::size_t>("max-report");
+  std::vector<VersionResult> results;
+  results.reserve(versions.size());
+  for (std::int64_t v : versions)
+    results.push_back(verify_local_version(location, holdings, partner, v, max_reported));
+  return report(cli, Location{location.local_dir, location.prefix, location.local_dir}, results);
+}
+
 } // namespace
 
 int run_verify(const Arguments &args) {
@@ -165,6 +274,10 @@ int run_verify(const Arguments &args) {
       "corrupt versions count as failures.");
   cli.add_location_options();
   cli.add_json_option();
+  cli.options().add_options()("level", po::value<std::string>()->default_value("global"),
+                              "the level to verify: global (DIR), local (the ranks' own files "
+                              "on this node's local level) or partner (the copies kept on this "
+                              "node)");
   cli.options().add_options()("all", "verify every version in DIR")(
       "max-report", po::value<std::size_t>()->default_value(20)->value_name("N"),
       "list at most N damaged blocks per version");
@@ -172,7 +285,12 @@ int run_verify(const Arguments &args) {
   if (!cli.parse(args)) return k_exit_ok;
   if (cli.has("all") && !cli.operands().empty())
     throw bad_input("give either a VERSION or --all, not both");
-  const detail::Catalog catalog = open_catalog(resolve_location(cli));
+  const std::string level = cli.get<std::string>("level");
+  if (level != "global" && level != "local" && level != "partner")
+    throw bad_input("--level takes global, local or partner, not '" + level + "'");
+  const Location location = resolve_location(cli);
+  if (level != "global") return verify_local(cli, location, level == "partner");
+  const detail::Catalog catalog = open_catalog(location);
   std::vector<std::int64_t> versions;
   if (cli.has("all")) {
     for (const auto &[v, e] : catalog.entries())
@@ -193,21 +311,7 @@ int run_verify(const Arguments &args) {
   results.reserve(versions.size());
   for (std::int64_t v : versions)
     results.push_back(verify_version(catalog, v, max_reported));
-  if (cli.json())
-    print_json(catalog, results);
-  else
-    print_text(results);
-  std::cout.flush();
-  for (const VersionResult &r : results) {
-    if (r.ok) continue;
-    std::string first = !r.problem.empty()  ? r.problem
-                        : !r.damage.empty() ? r.damage.front().describe()
-                                            : std::string("damaged blocks");
-    std::cerr << "ckpt verify: verification failed: version " << r.version << ": "
-              << one_line(first) << "\n";
-    return k_exit_damage;
-  }
-  return k_exit_ok;
+  return report(cli, Location{catalog.dir(), catalog.prefix(), location.local_dir}, results);
 }
 
 } // namespace ckpt::tool

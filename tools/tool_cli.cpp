@@ -4,6 +4,7 @@
 #include "error.hpp"
 #include "fs.hpp"
 #include "h5.hpp"
+#include "local_level.hpp"
 
 #include <mpi.h>
 
@@ -79,6 +80,9 @@ void CommandLine::add_location_options() {
       "file name prefix of the checkpoint files (default: CKPT_PREFIX, the --config file, "
       "then \"" +
       std::string(prefix ? prefix->default_value : "") + "\")";
+  m_options.add_options()("local-dir", po::value<std::string>()->value_name("DIR"),
+                          "local_dir of the job (default: CKPT_LOCAL_DIR, the --config file, "
+                          "then auto: /dev/shm): its local level on this node is looked at too");
   m_options.add_options()("dir", po::value<std::string>()->value_name("DIR"), dir_help.c_str())(
       "prefix", po::value<std::string>()->value_name("PREFIX"),
       prefix_help.c_str())("config", po::value<std::string>()->value_name("FILE"),
@@ -135,8 +139,39 @@ Location resolve_location(const CommandLine &cli) {
   if (!cli.dir_argument().empty()) flags["dir"] = cli.dir_argument();
   if (cli.has("prefix")) flags["prefix"] = cli.get<std::string>("prefix");
   const std::string file = cli.has("config") ? cli.get<std::string>("config") : std::string();
+  if (cli.has("local-dir")) flags["local_dir"] = cli.get<std::string>("local-dir");
   const detail::Config config = detail::Config::resolve(file, flags);
-  return Location{config.dir(), config.prefix()};
+  return Location{config.dir(), config.prefix(),
+                  detail::resolve_local_dir(config.local_dir(), config.dir(), config.prefix())};
+}
+
+LocalHoldings scan_local_level(const Location &location) {
+  LocalHoldings out;
+  if (location.local_dir.empty() || !detail::is_directory(location.local_dir)) return out;
+  // The records say how many ranks wrote them; rank 0's view is enough to
+  // find every rank's files (each is checked against its own name).
+  std::int32_t &nranks = out.nranks;
+  for (const std::string &name : detail::list_directory(location.local_dir)) {
+    if (name.size() < 7 || name.compare(name.size() - 7, 7, ".commit") != 0) continue;
+    try {
+      nranks = std::max(nranks, detail::LocalVersion::parse(
+                                    detail::read_file(detail::join_path(location.local_dir, name),
+                                                      std::uint64_t{1} << 31),
+                                    name)
+                                    .record.nranks);
+    } catch (const std::exception &) {
+    }
+  }
+  for (std::int32_t r = 0; r < nranks; ++r) {
+    const detail::LocalLevel level(location.local_dir, location.prefix, r, nranks, false);
+    for (std::int64_t v : detail::LocalLevel::restorable(level.scan(out.problems)))
+      out.own[v].push_back(r);
+    if (r == 0)
+      for (const auto &[owner, scanned] : level.scan_partner_copies(out.problems))
+        for (std::int64_t v : detail::LocalLevel::restorable(scanned))
+          out.partner[v].push_back(owner);
+  }
+  return out;
 }
 
 namespace {

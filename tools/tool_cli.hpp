@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,7 +87,19 @@ private:
 struct Location {
   std::string dir;
   std::string prefix;
+  std::string local_dir; // the job's local level on this node (empty: none)
 };
+
+/// What this node's local level holds of a job (docs/FORMAT.md, section 7):
+/// per version, the ranks whose own chain is whole here, and the ranks whose
+/// partner copies (whole chains) are kept here.
+struct LocalHoldings {
+  std::map<std::int64_t, std::vector<std::int32_t>> own, partner;
+  std::vector<std::string> problems;
+  std::int32_t nranks = 0; // ranks of the job that wrote them
+};
+/// Scans location.local_dir (the job's rank count is taken from its records).
+LocalHoldings scan_local_level(const Location &location);
 
 /// dir (DIR / --dir) and prefix (--prefix) with the precedence of the
 /// configuration: flag > CKPT_<KEY> environment > --config file > default.

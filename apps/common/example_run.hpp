@@ -238,7 +238,8 @@ inline int count_failures(bool failed, std::chrono::seconds patience) {
   }
 }
 
-/// The whole main() of an example called `name`: MPI start-up; on every rank
+/// The whole main() of an example called `name`: MPI start-up (asking for
+/// MPI_THREAD_MULTIPLE, see below); on every rank
 /// (so that all agree on usage errors) `parse(argc, argv, print)`, which
 /// returns the options or std::nullopt after --help (printed by rank 0);
 /// then `run(options, rank, size, session)`, which returns the exit code
@@ -246,7 +247,11 @@ inline int count_failures(bool failed, std::chrono::seconds patience) {
 /// finalized); then errors reported once and MPI shut down.
 template <class Parse, class Run>
 int example_main(const char *name, int argc, char **argv, Parse parse, Run run) {
-  MPI_Init(&argc, &argv);
+  // MPI_THREAD_MULTIPLE lets libckpt write the global level in the
+  // background (its flush thread makes MPI calls on its own communicator);
+  // with less, checkpoints still work and flush inside the call.
+  int provided = MPI_THREAD_SINGLE;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   int rank = 0;
   int size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -25,7 +25,9 @@ void check_mpi(int rc, const char *call) {
 }
 
 MpiRuntime::MpiRuntime(int &argc, char **&argv) {
-  check_mpi(MPI_Init(&argc, &argv), "MPI_Init");
+  // As an application that wants libckpt's background flush does.
+  int provided = MPI_THREAD_SINGLE;
+  check_mpi(MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &m_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &m_size);

@@ -59,6 +59,10 @@ module ckpt_mod
       import :: c_int, c_int64_t
       integer(c_int64_t), value :: step
     end function
+    integer(c_int) function ckpt_wait_global(version) bind(C, name="ckpt_wait_global")
+      import :: c_int, c_int64_t
+      integer(c_int64_t), value :: version
+    end function
     integer(c_int) function ckpt_restart_available(exists, version, step) &
          bind(C, name="ckpt_restart_available")
       import :: c_int, c_int64_t

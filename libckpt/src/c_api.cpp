@@ -150,6 +150,10 @@ int ckpt_checkpoint(int64_t step) {
   return guarded("ckpt_checkpoint", [&] { runtime("ckpt_checkpoint").checkpoint(step); });
 }
 
+int ckpt_wait_global(int64_t version) {
+  return guarded("ckpt_wait_global", [&] { runtime("ckpt_wait_global").wait_global(version); });
+}
+
 int ckpt_restart_available(int *exists, int64_t *version, int64_t *step) {
   return guarded("ckpt_restart_available", [&] {
     if (!exists) throw ArgumentError("ckpt_restart_available: exists is NULL");

@@ -1,6 +1,7 @@
 #include "chain_model.hpp"
 
 #include "block_hasher.hpp"
+#include "byte_stream.hpp"
 #include "error.hpp"
 #include "region.hpp"
 
@@ -22,72 +23,6 @@ bool valid_type(std::int32_t type) noexcept { return type >= CKPT_BYTE && type <
 bool same_layout(const IndexRow &a, const IndexRow &b) noexcept {
   return a.bytes == b.bytes && a.elem_size == b.elem_size && a.type == b.type;
 }
-
-/// Little-endian-agnostic byte stream of plain values (both ends are the
-/// same build of libckpt on the same job).
-class Writer {
-public:
-  template <class T> void put(const T &value) {
-    const auto *p = reinterpret_cast<const char *>(&value);
-    m_out.append(p, sizeof value);
-  }
-  void put_string(const std::string &s) {
-    put<std::uint64_t>(s.size());
-    m_out += s;
-  }
-  void put_u64s(const std::vector<std::uint64_t> &v) {
-    put<std::uint64_t>(v.size());
-    if (!v.empty())
-      m_out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(std::uint64_t));
-  }
-  std::string take() { return std::move(m_out); }
-
-private:
-  std::string m_out;
-};
-
-class Reader {
-public:
-  Reader(const std::string &bytes, const std::string &origin) : m_in(bytes), m_origin(origin) {}
-  template <class T> T get() {
-    need(sizeof(T));
-    T value;
-    std::memcpy(&value, m_in.data() + m_pos, sizeof value);
-    m_pos += sizeof value;
-    return value;
-  }
-  /// A count of items of `item_bytes` each, bounded by the bytes left.
-  std::uint64_t count(std::uint64_t item_bytes) {
-    const auto n = get<std::uint64_t>();
-    if (item_bytes > 0 && n > (m_in.size() - m_pos) / item_bytes) fail("count out of range");
-    return n;
-  }
-  std::string get_string() {
-    const std::uint64_t n = count(1);
-    std::string s = m_in.substr(m_pos, n);
-    m_pos += n;
-    return s;
-  }
-  std::vector<std::uint64_t> get_u64s() {
-    const std::uint64_t n = count(sizeof(std::uint64_t));
-    std::vector<std::uint64_t> v(n);
-    if (n > 0) std::memcpy(v.data(), m_in.data() + m_pos, n * sizeof(std::uint64_t));
-    m_pos += n * sizeof(std::uint64_t);
-    return v;
-  }
-  [[nodiscard]] bool done() const noexcept { return m_pos == m_in.size(); }
-  [[noreturn]] void fail(const std::string &why) const {
-    throw FormatError(m_origin + ": damaged restart plan (" + why + ")");
-  }
-
-private:
-  void need(std::size_t n) const {
-    if (m_in.size() - m_pos < n) fail("truncated");
-  }
-  const std::string &m_in;
-  const std::string &m_origin;
-  std::size_t m_pos = 0;
-};
 
 constexpr std::uint64_t k_plan_magic = 0x6e616c70746b6331ull; // "1cktplan"
 
@@ -183,9 +118,11 @@ void ChainModel::check_file(std::size_t fi) const {
                       (h.base ? "base" : "delta of base " + std::to_string(h.base_version)) +
                       ", parent " + std::to_string(h.parent_version) + ")");
   // The datasets must fit in the file before anything is allocated for them.
+  // (The local level keeps the tables in the rank's record, not the file.)
   const std::uint64_t limit = f.file_bytes;
-  if (f.sizes.rows > limit / sizeof(IndexRow) || f.sizes.hashes > limit / 8 ||
-      f.sizes.stored > limit / 8 || f.sizes.data > limit ||
+  const std::uint64_t tables = f.record_bytes > 0 ? f.record_bytes : limit;
+  if (f.sizes.rows > tables / sizeof(IndexRow) || f.sizes.hashes > tables / 8 ||
+      f.sizes.stored > tables / 8 || f.sizes.data > limit ||
       f.data_address > limit - std::min(limit, f.sizes.data))
     throw FormatError(where + ": its datasets do not fit in its " + std::to_string(limit) +
                       " bytes");

@@ -34,6 +34,7 @@ struct ChainFileMeta {
   FileSizes sizes;
   std::uint64_t file_bytes = 0;      // size of the file
   std::uint64_t data_address = 0;    // byte offset of /data in the file (contiguous layout)
+  std::uint64_t record_bytes = 0;    // local level: size of the record holding the tables
   std::vector<IndexRow> rows;        // all of /index
   std::vector<std::uint64_t> stored; // all of /stored_blocks
   std::vector<std::uint64_t> hashes; // all of /hashes (newest file only; empty otherwise)

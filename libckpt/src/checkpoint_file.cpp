@@ -121,34 +121,6 @@ H5Id index_row_type() {
   return t;
 }
 
-std::exception_ptr write_in_rounds(MPI_Comm comm, const std::vector<PlannedTransfer> &plan,
-                                   const std::function<void(const DataOp &)> &write, bool failed) {
-  const std::uint64_t rounds = allreduce_max(comm, static_cast<std::uint64_t>(plan.size()));
-  std::vector<unsigned char> staging;
-  std::exception_ptr error;
-  for (std::uint64_t i = 0; i < rounds; ++i) {
-    DataOp op;
-    if (i < plan.size() && !error && !failed) {
-      const PlannedTransfer &t = plan[i];
-      op.bytes = t.bytes;
-      op.file_offset = t.file_offset;
-      if (t.direct()) {
-        op.memory = t.segments.front().memory;
-      } else {
-        if (staging.size() < t.bytes) staging.resize(t.bytes);
-        unsigned char *p = staging.data();
-        for (const Segment &s : t.segments) {
-          std::memcpy(p, s.memory, s.bytes);
-          p += s.bytes;
-        }
-        op.memory = staging.data();
-      }
-    }
-    if (std::exception_ptr e = capture([&] { write(op); }); e && !error) error = e;
-  }
-  return error;
-}
-
 hid_t file_type_of(ckpt_type type) noexcept {
   switch (type) {
   case CKPT_CHAR: return H5T_STD_I8LE;

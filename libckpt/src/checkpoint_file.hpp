@@ -10,13 +10,10 @@
 #include "checkpoint_layout.hpp"
 #include "global_region.hpp"
 #include "h5.hpp"
-#include "transfer_plan.hpp"
 
 #include <mpi.h>
 
 #include <cstdint>
-#include <exception>
-#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -116,16 +113,6 @@ private:
   std::map<int, H5Id> m_stores; // block stores of global regions, by region id
   H5Id m_dxpl_collective, m_dxpl_independent;
 };
-
-/// Collective over `comm`: performs `plan` (this rank's transfers, laid out
-/// by a TransferPlanner) through `write`, one transfer per round, as many
-/// rounds as the longest plan; a rank with nothing left, or after its first
-/// failure (or from the start when `failed`), writes an empty transfer. Runs
-/// of several segments go through a staging buffer. Returns this rank's
-/// first failure.
-std::exception_ptr write_in_rounds(MPI_Comm comm, const std::vector<PlannedTransfer> &plan,
-                                   const std::function<void(const DataOp &)> &write,
-                                   bool failed = false);
 
 /// The compound HDF5 type of IndexRow.
 H5Id index_row_type();

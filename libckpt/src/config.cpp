@@ -48,6 +48,18 @@ const std::vector<OptionSpec> &option_table() {
       {"staging_size", OptionKind::Size, "16MiB",
        "per-rank buffer that gathers scattered dirty blocks into large writes", "", 4096,
        INT64_C(1) << 34},
+      {"local_dir", OptionKind::String, "auto",
+       "node-local directory of the local level (each rank's own files, in a subdirectory "
+       "libckpt-<uid>-<hash of dir and prefix>; e.g. /dev/shm or a local SSD); used when it has "
+       "room for two versions of the node's state; auto: /dev/shm; none: checkpoints go to dir "
+       "synchronously"},
+      {"flush_every", OptionKind::Integer, "1",
+       "with a local level: write every Nth checkpoint to dir (the global level) in the "
+       "background; the last one before an exit on signal or ckpt_finalize always is",
+       "", 1, 1000000},
+      {"node_id", OptionKind::String, "auto",
+       "name of this rank's node for the partner level (auto: the host name); lets tests run "
+       "several simulated nodes on one machine"},
       {"restart_bridge", OptionKind::Size, "auto",
        "restart reads superseded bytes between two needed blocks of a file rather than skip "
        "them when the gap is at most this long; auto: from the device (docs/FORMAT.md 5)",
@@ -270,6 +282,9 @@ bool Config::exit_on_signal() const {
   parse_bool(get("exit_on_signal"), b);
   return b;
 }
+std::string Config::local_dir() const { return get("local_dir"); }
+int Config::flush_every() const { return std::stoi(get("flush_every")); }
+std::string Config::node_id() const { return get("node_id"); }
 std::string Config::dirty_tracking() const { return get("dirty_tracking"); }
 std::uint64_t Config::staging_bytes() const { return parse_size(get("staging_size")); }
 std::optional<std::uint64_t> Config::restart_bridge_bytes() const {

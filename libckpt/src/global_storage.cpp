@@ -1,10 +1,12 @@
 #include "global_storage.hpp"
 
+#include "catalog.hpp"
+#include "chain_loader.hpp"
 #include "error.hpp"
+#include "fs.hpp"
 #include "h5.hpp"
 #include "mpi_util.hpp"
 #include "region.hpp"
-#include "transfer_plan.hpp"
 
 #include <hdf5.h>
 
@@ -15,27 +17,20 @@
 
 namespace ckpt::detail {
 
-std::exception_ptr write_block_stores(MPI_Comm comm, CheckpointFile &file,
-                                      const std::vector<StoreSource> &mine,
-                                      std::uint64_t block_size, std::uint64_t staging_bytes,
-                                      bool failed) {
-  std::exception_ptr error;
-  for (const BlockStore &store : file.sizes().stores) {
-    const auto src = std::find_if(mine.begin(), mine.end(), [&](const StoreSource &s) {
-      return s.region_id == store.region_id;
-    });
-    std::vector<PlannedTransfer> plan;
-    if (src != mine.end()) {
-      TransferPlanner planner(src->store_offset, staging_bytes);
-      planner.add_region(src->memory, src->bytes, block_size, src->blocks);
-      plan = planner.finish();
-    }
-    const std::exception_ptr e = write_in_rounds(
-        comm, plan, [&](const DataOp &op) { file.write_store(store.region_id, op); },
-        failed || error != nullptr);
-    if (e && !error) error = e;
+std::vector<ViewFile> view_chain_files(const std::string &dir, const std::string &prefix,
+                                       const std::vector<std::int64_t> &chain,
+                                       const std::vector<IndexRow> &rows,
+                                       const std::vector<std::uint64_t> &stored,
+                                       const std::vector<PieceRow> &pieces) {
+  std::vector<ViewFile> files;
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    const std::string name = data_file_name(prefix, chain[i]);
+    ChainFileMeta meta = read_file_meta(join_path(dir, name), false);
+    files.push_back(
+        ViewFile{name, std::move(meta.rows), std::move(meta.stored), std::move(meta.pieces)});
   }
-  return error;
+  files.push_back(ViewFile{data_file_name(prefix, chain.back()), rows, stored, pieces});
+  return files;
 }
 
 std::vector<ViewRun> view_runs(const std::vector<ViewFile> &chain, int region_id,

@@ -1,7 +1,6 @@
 // Global regions in a format-2 checkpoint file (docs/FORMAT.md 2.5), on the
-// write side: the typed block stores (/blocks/<name>) and the views that
-// show each global array by name (/regions/<name>, an HDF5 virtual dataset
-// of the global shape mapped onto the block stores of the chain's files).
+// write side: the views that show each global array by name (/regions/<name>, an HDF5 virtual
+// dataset of the global shape mapped onto the block stores of the chain's files).
 #ifndef CKPT_DETAIL_GLOBAL_STORAGE_HPP
 #define CKPT_DETAIL_GLOBAL_STORAGE_HPP
 
@@ -11,29 +10,10 @@
 #include <mpi.h>
 
 #include <cstdint>
-#include <exception>
 #include <string>
 #include <vector>
 
 namespace ckpt::detail {
-
-/// This rank's stored blocks of one global region, and where they go.
-struct StoreSource {
-  int region_id = 0;
-  unsigned char *memory = nullptr;
-  std::uint64_t bytes = 0;           // of the region
-  std::vector<std::uint64_t> blocks; // stored, sorted
-  std::uint64_t store_offset = 0;    // first byte in the block store (the row's data_offset)
-};
-
-/// Collective: writes every block store of `file` (in region id order, the
-/// same on every rank) from `mine`, in rounds of at most `staging_bytes`
-/// staged bytes. Every rank goes through every round (writing nothing when
-/// `failed`); returns its first failure.
-std::exception_ptr write_block_stores(MPI_Comm comm, CheckpointFile &file,
-                                      const std::vector<StoreSource> &mine,
-                                      std::uint64_t block_size, std::uint64_t staging_bytes,
-                                      bool failed = false);
 
 /// One file of a version's chain, as its region views need it.
 struct ViewFile {
@@ -57,6 +37,15 @@ struct ViewRun {
 /// layout, consecutive blocks of one file merged. No I/O.
 std::vector<ViewRun> view_runs(const std::vector<ViewFile> &chain, int region_id,
                                std::uint64_t block_size);
+
+/// Rank 0: the files of `chain` in `dir` (base first; this version last,
+/// described by `rows`, `stored` and `pieces`; the older ones read from
+/// their metadata) as the region views of this version need them.
+std::vector<ViewFile> view_chain_files(const std::string &dir, const std::string &prefix,
+                                       const std::vector<std::int64_t> &chain,
+                                       const std::vector<IndexRow> &rows,
+                                       const std::vector<std::uint64_t> &stored,
+                                       const std::vector<PieceRow> &pieces);
 
 /// Rank 0, after the collective close: opens `path` (the newest file of
 /// `chain`) alone and adds /regions/<name> for every global region of it.

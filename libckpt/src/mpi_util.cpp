@@ -2,6 +2,8 @@
 
 #include "error.hpp"
 
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace ckpt::detail {
@@ -70,6 +72,38 @@ std::uint64_t allreduce_max(MPI_Comm comm, std::uint64_t value) {
 double allreduce_max(MPI_Comm comm, double value) {
   double out = 0;
   check_mpi(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
+  return out;
+}
+
+void sleeping_barrier(MPI_Comm comm, unsigned poll_us) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(MPI_Ibarrier(comm, &request), "MPI_Ibarrier");
+  int done = 0;
+  for (;;) {
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(poll_us));
+  }
+}
+
+std::vector<std::string> gather_at_root(MPI_Comm comm, const void *data, std::size_t bytes) {
+  const int rank = comm_rank(comm);
+  const int n = static_cast<int>(bytes);
+  std::vector<int> counts(rank == 0 ? static_cast<std::size_t>(comm_size(comm)) : 0), displs;
+  check_mpi(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
+  int total = 0;
+  for (int c : counts) {
+    displs.push_back(total);
+    total += c;
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  check_mpi(
+      MPI_Gatherv(data, n, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, 0, comm),
+      "MPI_Gatherv");
+  std::vector<std::string> out;
+  for (std::size_t r = 0; r < counts.size(); ++r)
+    out.push_back(
+        all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(counts[r])));
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace ckpt::detail {
 
@@ -40,6 +41,13 @@ std::uint64_t allreduce_sum(MPI_Comm comm, std::uint64_t value);
 std::uint64_t allreduce_max(MPI_Comm comm, std::uint64_t value);
 double allreduce_max(MPI_Comm comm, double value);
 void broadcast(MPI_Comm comm, std::string &text, int root);
+/// Collective: every rank's `bytes` at rank 0, one string per rank (empty
+/// elsewhere).
+std::vector<std::string> gather_at_root(MPI_Comm comm, const void *data, std::size_t bytes);
+/// A barrier that sleeps while it waits (MPI_Ibarrier polled every
+/// `poll_us`): the background flush meets the other ranks' without spinning
+/// on a core the application computes on (blocking MPI calls busy-wait).
+void sleeping_barrier(MPI_Comm comm, unsigned poll_us = 200);
 
 /// Collective. Every rank passes the exception it caught (or null). If any
 /// rank failed, every rank throws ckpt::Error with the status and message of

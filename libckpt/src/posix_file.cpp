@@ -19,6 +19,27 @@
 
 namespace ckpt::detail {
 
+void write_all(int fd, std::vector<struct iovec> iov, std::uint64_t offset,
+               const std::string &path) {
+  std::size_t first = 0;
+  while (first < iov.size()) {
+    const int n = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+    const ssize_t done = ::pwritev(fd, iov.data() + first, n, static_cast<off_t>(offset));
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, "cannot write " + path);
+    }
+    offset += static_cast<std::uint64_t>(done);
+    auto left = static_cast<std::size_t>(done);
+    while (first < iov.size() && left >= iov[first].iov_len)
+      left -= iov[first++].iov_len;
+    if (first < iov.size()) {
+      iov[first].iov_base = static_cast<char *>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+}
+
 ReadOnlyFile::ReadOnlyFile(const std::string &path) : m_path(path) {
   struct stat st {};
   m_fd = open_regular_readonly(path, st);

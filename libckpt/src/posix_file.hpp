@@ -6,11 +6,18 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <sys/uio.h>
 
 namespace ckpt::detail {
 
 /// An open, read-only, regular file. Move-only; closes itself.
+/// Writes all of `iov` at `offset` of `fd` (pwritev, resumed after short
+/// writes and EINTR, IOV_MAX vectors at a time). Throws IoError naming `path`
+/// (CKPT_ERR_NO_SPACE for ENOSPC).
+void write_all(int fd, std::vector<struct iovec> iov, std::uint64_t offset,
+               const std::string &path);
+
 class ReadOnlyFile {
 public:
   ReadOnlyFile() noexcept = default;

@@ -2,7 +2,9 @@
 #ifndef CKPT_DETAIL_RUNTIME_HPP
 #define CKPT_DETAIL_RUNTIME_HPP
 
+#include "background_flush.hpp"
 #include "checkpoint_layout.hpp"
+#include "checkpoint_plan.hpp"
 #include "config.hpp"
 #include "dirty_tracking.hpp"
 #include "fs.hpp"
@@ -12,6 +14,7 @@
 #include <ckpt/ckpt.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,8 +24,10 @@
 namespace ckpt::detail {
 
 class Catalog;
+class LocalLevel;
+struct GlobalVersion;
 struct RankChain;
-struct ViewFile;
+struct RestartCandidate;
 struct RestoreReport;
 struct RestartSource;
 struct RestartTimes;
@@ -56,7 +61,13 @@ public:
   /// id >= 0), overriding the config key dirty_tracking for it.
   void set_tracking(int id, TrackingMode mode);
 
+  /// Collective (runtime_checkpoint.cpp).
   CheckpointStats checkpoint(std::int64_t step);
+  /// Collective: returns once version `version` (0: the newest checkpoint)
+  /// or a newer one is committed on the global level, writing the newest
+  /// checkpoint there now if no flush holds it; throws the error of a
+  /// failed flush, naming version and level.
+  void wait_global(std::int64_t version);
   std::optional<CheckpointId> latest();
   CheckpointId restart();
   /// After restart(): size in bytes of region `id` of this rank in the
@@ -84,28 +95,48 @@ public:
   [[nodiscard]] int size() const noexcept { return m_size; }
 
 private:
+  // The phases of checkpoint() (runtime_checkpoint.cpp).
+  void check_can_checkpoint() const;
+  VersionPlan plan_version(std::int64_t version, std::int64_t step);
+  void choose_levels();
+  void commit_global_now(const VersionPlan &plan);
+  void commit_local(const VersionPlan &plan);
+  bool schedule_flush(const VersionPlan &plan, bool force);
+  void start_flush(std::int64_t version, const std::shared_ptr<GlobalVersion> &global,
+                   bool partner_copy, const std::vector<std::int64_t> &retain);
+  void choose_partners();
+  void collect_flush(bool wait);
+  void note_flush_failure(std::int64_t version, const std::exception_ptr &error);
+  void flush_newest_from_local();
+  void retain_local(const std::vector<std::int64_t> &chain) noexcept;
+  void report(const CheckpointStats &stats, double local_seconds) noexcept;
+  [[nodiscard]] FileHeader file_header(const VersionPlan &plan);
+
   void end_restart() noexcept;
   void append_stats_line(const CheckpointStats &stats) noexcept;
   void restore_late(Region &region);
   // The phases of restart() (runtime_restart.cpp); `catalog` on rank 0 only.
+  std::vector<RestartCandidate> restart_candidates(std::optional<Catalog> &catalog);
   std::unique_ptr<RestartSource> open_restart_source(const Catalog *catalog, std::int64_t version,
+                                                     const std::vector<PieceRow> &pieces,
                                                      RestartTimes &times);
-  void restore_protected(RestartSource &src, RestartTimes &times);
+  std::unique_ptr<RestartSource> open_local_source(std::int64_t version);
+  void rebuild_from_partners(std::int64_t version, const std::vector<std::int64_t> &holders);
+  void restore_protected(RestartSource &src, RestartTimes &times, bool local);
   [[nodiscard]] RestoreOptions restore_options() const;
   CheckpointId finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
-                              double seconds);
+                              double seconds, std::int64_t level);
   std::vector<Region *> regions_in_order();
   // Global regions (runtime_global.cpp).
   /// Collective: every rank's pieces, checked to tile each global array
   /// (the same outcome on every rank); `call` names the API call.
   std::vector<PieceRow> agreed_pieces(const std::string &call);
   void check_global_layout(const RankChain &chain, const Region &region) const;
-  /// Rank 0: the files of `chain` (this version last, described by `rows`,
-  /// `stored` and `pieces`) as the region views of this version need them.
-  std::vector<ViewFile> view_chain(const std::vector<std::int64_t> &chain,
-                                   const std::vector<IndexRow> &rows,
-                                   const std::vector<std::uint64_t> &stored,
-                                   const std::vector<PieceRow> &pieces) const;
+  /// Collective: whether the local and partner levels may serve this job:
+  /// always without global regions; with them, when `pieces` (the job's)
+  /// are those of the newest committed global file (the local level records
+  /// no decomposition), or when there is none. `catalog` on rank 0.
+  bool local_levels_fit(const Catalog *catalog, const std::vector<PieceRow> &pieces);
   /// Restores `regions`' pieces that `chain` redistributes (chain.sources).
   RestoreReport restore_pieces(const RankChain &chain, const std::vector<Region *> &regions);
 
@@ -115,12 +146,38 @@ private:
   int m_size = 1;
   std::string m_dir;
   RegionRegistry m_regions;
-  DirtyTracking m_tracking; // hash or page tracking, per region
-  // Dirty tracking: the committed version the next delta refers to.
-  std::optional<std::int64_t> m_parent;
-  std::vector<std::int64_t> m_chain; // chain of m_parent, base first
-  std::uint64_t m_chain_bytes = 0;   // payload bytes of the deltas of m_chain
+  DirtyTracking m_tracking;       // hash or page tracking, per region
+  std::vector<PieceRow> m_pieces; // every rank's pieces, agreed at the last checkpoint or restart
+  // Dirty tracking: the chain the next delta extends (the local level's
+  // with a local level, the global level's otherwise), and the global
+  // level's when it lags behind (flush_every > 1, a failed flush).
+  ChainState m_chain;
+  ChainState m_global_chain;
+  bool m_chain_is_local = false; // m_chain was restored from the local level
+  /// Per region id: blocks changed since the last version given to the
+  /// global level (what its next delta must hold).
+  std::map<int, std::vector<bool>> m_global_dirty;
   std::int64_t m_next_version = 1;
+  // Levels (decided at the first checkpoint, alike on every rank).
+  bool m_levels_chosen = false;
+  std::string m_local_dir;             // resolved local_dir; empty: none
+  std::int64_t m_local_newest = 0;     // newest version on this rank's local level at start
+  std::unique_ptr<LocalLevel> m_local; // null: global level only, synchronous
+  Comm m_flush_comm;                   // the background flush's own traffic
+  bool m_flush_in_background = false;  // MPI_THREAD_MULTIPLE provided
+  BackgroundFlush m_flush;
+  bool m_flush_has_global = false;     // the job of m_flush writes a global version
+  std::vector<std::int32_t> m_partner; // keeper of each rank's copy (-1: no partner level)
+  std::vector<int> m_kept_for;         // ranks whose copies this rank keeps
+  int m_since_flush = 0;               // checkpoints since the last flush
+  std::int64_t m_newest = 0;           // newest committed version (any level)
+  std::int64_t m_newest_flushed = 0;   // newest version given to a flush
+  std::int64_t m_global_committed = 0; // newest version committed globally
+  struct FlushFailure {
+    ckpt_status status = CKPT_ERR_IO;
+    std::string what;
+  };
+  std::map<std::int64_t, FlushFailure> m_flush_failures; // by version
   std::string m_topology;
   bool m_signal_requested = false;
   bool m_should_exit = false;

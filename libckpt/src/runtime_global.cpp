@@ -7,6 +7,7 @@
 #include "chain_loader.hpp"
 #include "error.hpp"
 #include "global_storage.hpp"
+#include "log.hpp"
 #include "restart_source.hpp"
 #include "runtime_scope.hpp"
 
@@ -15,6 +16,8 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <set>
+#include <tuple>
 
 namespace ckpt::detail {
 
@@ -111,19 +114,37 @@ void Runtime::check_global_layout(const RankChain &chain, const Region &region) 
                         " but was saved in " + chain.files.back().path + " as " + shape_of(saved));
 }
 
-std::vector<ViewFile> Runtime::view_chain(const std::vector<std::int64_t> &chain,
-                                          const std::vector<IndexRow> &rows,
-                                          const std::vector<std::uint64_t> &stored,
-                                          const std::vector<PieceRow> &pieces) const {
-  std::vector<ViewFile> files;
-  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
-    const std::string name = data_file_name(m_config.prefix(), chain[i]);
-    ChainFileMeta meta = read_file_meta(join_path(m_dir, name), false);
-    files.push_back(
-        ViewFile{name, std::move(meta.rows), std::move(meta.stored), std::move(meta.pieces)});
+bool Runtime::local_levels_fit(const Catalog *catalog, const std::vector<PieceRow> &pieces) {
+  if (pieces.empty()) return true; // alike on every rank
+  int fit = 1;
+  if (m_rank == 0) {
+    try {
+      if (const auto newest = catalog ? catalog->newest_committed() : std::nullopt) {
+        const ChainFileMeta meta = read_file_meta(catalog->data_path(*newest), false);
+        auto key = [](const PieceRow &p) {
+          return std::make_tuple(p.rank, p.region_id, p.type, p.ndims,
+                                 std::vector<std::uint64_t>(p.global_dims, p.global_dims + 3),
+                                 std::vector<std::uint64_t>(p.offset, p.offset + 3),
+                                 std::vector<std::uint64_t>(p.dims, p.dims + 3));
+        };
+        std::set<decltype(key(pieces.front()))> written, declared;
+        for (const PieceRow &p : meta.pieces)
+          written.insert(key(p));
+        for (const PieceRow &p : pieces)
+          declared.insert(key(p));
+        fit = meta.header.nranks == m_size && written == declared ? 1 : 0;
+        if (!fit)
+          log_info("the pieces of the global regions differ from those of checkpoint version " +
+                   std::to_string(*newest) +
+                   ": restarting from the global level (the local level records none)");
+      }
+    } catch (const std::exception &e) {
+      fit = 0;
+      log_warn(std::string("the local level is not used for this restart: ") + e.what());
+    }
   }
-  files.push_back(ViewFile{data_file_name(m_config.prefix(), chain.back()), rows, stored, pieces});
-  return files;
+  check_mpi(MPI_Bcast(&fit, 1, MPI_INT, 0, m_comm.get()), "MPI_Bcast");
+  return fit == 1;
 }
 
 RestoreReport Runtime::restore_pieces(const RankChain &chain,

@@ -95,6 +95,9 @@ CheckpointStats Session::checkpoint(std::int64_t step) {
   return live(m_runtime, "checkpoint").checkpoint(step);
 }
 std::optional<CheckpointId> Session::latest() { return live(m_runtime, "latest").latest(); }
+void Session::wait_global(std::int64_t version) {
+  live(m_runtime, "wait_global").wait_global(version);
+}
 CheckpointId Session::restart() { return live(m_runtime, "restart").restart(); }
 std::optional<std::size_t> Session::restored_count(int id) const {
   return live(m_runtime, "restored_count").restored_count(id);

@@ -48,7 +48,8 @@ if case == "ckpt_write":
                 positive_summary(i["ckpt_s"], f"{f}: incremental ckpt_s")
                 positive_summary(i["reference_s"], f"{f}: incremental reference_s")
             names = [t["name"] for t in s["targets"]]
-            expect(len(names) == 4, f"{f}: targets {names}")
+            # issue 5's four, and issue 9's stall at 1 % and 100 %
+            expect(len(names) == 6, f"{f}: targets {names}")
             expect(all(isinstance(t["pass"], bool) for t in s["targets"]), f"{f}: verdicts")
 elif case == "ckpt_restart":
     files = sorted(glob.glob(f"{out}/ckpt_restart.np*.json"))

@@ -221,7 +221,7 @@ kill_and_restart() {
   if grep -q '^checksum ' run/killed.txt; then fail "the killed run finished anyway"; fi
 
   report_interrupted run/ckpt
-  committed=$(newest_commit run/ckpt)
+  committed=$(newest_on_some_level run/ckpt "$np")
   ((committed >= 1)) || fail "no committed checkpoint although step $KILL_STEP was reached"
 
   run_app "$np" run/restarted.txt "${args[@]}" --restart
@@ -237,6 +237,28 @@ kill_and_restart() {
 }
 
 # ---- checkpoint directory --------------------------------------------------
+
+# newest_on_some_level DIR NP: the newest version committed on the global
+# level (DIR) or, when the run has a local level (CKPT_LOCAL_DIR), held by
+# all NP ranks there (each rank's record <prefix>.vN.rR.commit; local_dir is
+# one node here, with one subdirectory per job directory).
+newest_on_some_level() {
+  local dir=$1 np=$2 newest f v
+  newest=$(newest_commit "$dir")
+  if [[ -n ${CKPT_LOCAL_DIR:-} && $CKPT_LOCAL_DIR != none ]]; then
+    declare -A ranks=()
+    for f in "$CKPT_LOCAL_DIR"/*/ckpt.v[0-9][0-9][0-9][0-9][0-9][0-9].r[0-9][0-9][0-9][0-9][0-9][0-9].commit; do
+      [[ -e $f ]] || continue
+      v=${f##*/ckpt.v}
+      v=$((10#${v%%.*}))
+      ranks[$v]=$((${ranks[$v]:-0} + 1))
+    done
+    for v in "${!ranks[@]}"; do
+      ((ranks[$v] == np && v > newest)) && newest=$v
+    done
+  fi
+  printf '%s\n' "$newest"
+}
 
 # Newest committed version in DIR (commit records ckpt.v<6 digits>.commit), 0 if none.
 newest_commit() {

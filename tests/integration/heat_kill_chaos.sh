@@ -24,7 +24,7 @@ reference_checksum "$NP" ref/out.txt "${GRID[@]}" --steps "$STEPS" --dir ref/ckp
 REFERENCE=$(checksum_of ref/out.txt)
 
 for ((round = 1; round <= ROUNDS; ++round)); do
-  committed=$(newest_commit run/ckpt)
+  committed=$(newest_on_some_level run/ckpt "$NP")
   log "round $round: newest committed version $committed"
   start_heat "$NP" "run/round$round.txt" "${GRID[@]}" "${RUN[@]}" --restart=auto
   wait_for_output '^(restarted from version|no checkpoint found)' ||
@@ -51,7 +51,7 @@ for ((round = 1; round <= ROUNDS; ++round)); do
   fi
 done
 
-committed=$(newest_commit run/ckpt)
+committed=$(newest_on_some_level run/ckpt "$NP")
 log "final round: newest committed version $committed; run to the end"
 run_heat "$NP" run/final.txt "${GRID[@]}" "${RUN[@]}" --restart
 ((RC == 0)) || fail "the final restart failed"

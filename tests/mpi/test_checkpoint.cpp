@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <sys/mount.h>
@@ -157,6 +158,45 @@ TEST(Checkpoint, IncrementalWritesOnlyDirtyBlocks) {
   const auto after = r.checkpoint(6);
   EXPECT_EQ(after.written_bytes, 0u);
   EXPECT_FALSE(after.base);
+}
+
+// The levels (docs/FORMAT.md, section 7): a local level in the test's
+// directory, the global level every third checkpoint (inside the call: this
+// test's MPI is not MPI_THREAD_MULTIPLE); what CheckpointStats::levels says,
+// what wait_global() writes, and a restart from the global level alone.
+TEST(Checkpoint, LevelsAndWaitGlobal) {
+  const std::string dir = fresh_dir();
+  const std::size_t block = 4096, nblocks = 50, per_block = block / sizeof(double);
+  std::vector<double> data = pattern(nblocks * per_block, 3);
+  ckpt::Session s(MPI_COMM_WORLD, Options{{"dir", dir},
+                                          {"block_size", "4096"},
+                                          {"local_dir", dir + "-local"},
+                                          {"flush_every", "3"},
+                                          {"dirty_tracking", "hash"}});
+  s.protect(0, "data", data);
+  for (int step = 1; step <= 4; ++step) {
+    data[static_cast<std::size_t>(step) * per_block] += step;
+    const ckpt::CheckpointStats st = s.checkpoint(step);
+    const unsigned expected =
+        step == 3 ? CKPT_LEVEL_LOCAL | CKPT_LEVEL_GLOBAL : unsigned{CKPT_LEVEL_LOCAL};
+    EXPECT_EQ(st.levels, expected) << "checkpoint " << step;
+  }
+  EXPECT_NO_THROW(s.wait_global(2)); // version 3 is on the global level
+  EXPECT_THROW(s.wait_global(99), ckpt::Error);
+  s.wait_global(); // version 4 was on the local level only: written now
+  if (world_rank() == 0) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/ckpt.v000004.commit"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt.v000002.commit"));
+  }
+  const auto expected = data;
+  s.finalize();
+  std::fill(data.begin(), data.end(), 0.0);
+  ckpt::Session r(MPI_COMM_WORLD, Options{{"dir", dir}, {"local_dir", "none"}});
+  r.protect(0, "data", data);
+  EXPECT_EQ(r.restart().version, 4);
+  EXPECT_EQ(data, expected);
+  r.finalize();
+  if (world_rank() == 0) std::filesystem::remove_all(dir + "-local");
 }
 
 // A short last block and regions that are not a multiple of the block size.

@@ -205,6 +205,86 @@ TEST(DrainedStore, ReservedMessagesAreInvisibleToOtherReceives) {
   EXPECT_EQ(s.reserved(), 0u);
 }
 
+TEST(DrainedStore, NonOvertakingPerSelectionAfterInterleavedTakes) {
+  // Two sources, two tags, interleaved: every kind of receive gets the
+  // oldest message it matches, also after others were taken out of order.
+  DrainedStore s;
+  s.push(msg(5, 0, 1, 'a'));
+  s.push(msg(5, 1, 2, 'b'));
+  s.push(msg(5, 0, 2, 'c'));
+  s.push(msg(5, 1, 1, 'd'));
+  s.push(msg(5, 0, 1, 'e'));
+  EXPECT_EQ(s.take(*s.find(MatchSpec{5, 0, 2, false, false})).data[0], 'c');
+  EXPECT_EQ(s.take(*s.find(MatchSpec{5, 0, 1, true, false})).data[0], 'a');
+  EXPECT_EQ(s.take(*s.find(MatchSpec{5, 0, 0, true, true})).data[0], 'b');
+  EXPECT_EQ(s.take(*s.find(MatchSpec{5, 1, 0, false, true})).data[0], 'd');
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_FALSE(s.find(MatchSpec{5, 1, 0, false, true}));
+  EXPECT_EQ(s.take(*s.find(MatchSpec{5, 0, 0, true, true})).data[0], 'e');
+  EXPECT_TRUE(s.empty());
+  EXPECT_FALSE(s.find(MatchSpec{5, 0, 0, true, true}));
+}
+
+TEST(DrainedStore, AgreesWithALinearScanOnRandomTraffic) {
+  // Reference: the oldest unreserved match in push order.
+  struct Ref {
+    DrainedMessage m;
+    bool reserved = false;
+    std::uint64_t ticket = 0;
+  };
+  std::vector<Ref> ref;
+  DrainedStore s;
+  std::uint32_t x = 12345;
+  auto rnd = [&](std::uint32_t n) {
+    x = x * 1664525u + 1013904223u;
+    return (x >> 8) % n;
+  };
+  unsigned char next = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (rnd(3) != 0) {
+      const DrainedMessage m{
+          5 + rnd(2), static_cast<int>(rnd(3)), static_cast<int>(rnd(4)), {next++}};
+      ref.push_back({m});
+      s.push(m);
+      continue;
+    }
+    const MatchSpec spec{5 + rnd(2), static_cast<int>(rnd(3)), static_cast<int>(rnd(4)),
+                         rnd(2) == 0, rnd(2) == 0};
+    std::size_t want = ref.size();
+    for (std::size_t i = 0; i < ref.size() && want == ref.size(); ++i) {
+      const DrainedMessage &m = ref[i].m;
+      if (!ref[i].reserved && m.comm_id == spec.comm_id &&
+          (spec.any_source || m.source == spec.source) && (spec.any_tag || m.tag == spec.tag))
+        want = i;
+    }
+    const auto got = s.find(spec);
+    ASSERT_EQ(got.has_value(), want != ref.size()) << "step " << step;
+    if (!got) continue;
+    ASSERT_EQ(s.at(*got).data, ref[want].m.data) << "step " << step;
+    if (rnd(8) == 0) { // a matched probe, redeemed later
+      ref[want].reserved = true;
+      ref[want].ticket = s.reserve(*got);
+    } else {
+      ASSERT_EQ(s.take(*got).data, ref[want].m.data);
+      ref.erase(ref.begin() + static_cast<std::ptrdiff_t>(want));
+    }
+    if (rnd(4) == 0)
+      for (std::size_t i = 0; i < ref.size(); ++i)
+        if (ref[i].reserved) {
+          auto m = s.take_reserved(ref[i].ticket);
+          ASSERT_TRUE(m);
+          ASSERT_EQ(m->data, ref[i].m.data);
+          ref.erase(ref.begin() + static_cast<std::ptrdiff_t>(i));
+          break;
+        }
+    ASSERT_EQ(s.size(), ref.size());
+  }
+  const auto all = s.all();
+  ASSERT_EQ(all.size(), ref.size());
+  for (std::size_t i = 0; i < all.size(); ++i)
+    EXPECT_EQ(all[i].data, ref[i].m.data);
+}
+
 TEST(DrainedStore, MessagesReceivedForAMatchedProbeKeepTheirTicket) {
   DrainedStore s;
   const auto ticket = s.new_ticket(); // Mprobe of a message still in MPI
@@ -218,6 +298,19 @@ TEST(DrainedStore, MessagesReceivedForAMatchedProbeKeepTheirTicket) {
   // A restored ticket moves the counter past it.
   s.push_reserved(DrainedMessage{5, 1, 10, {3}}, 40);
   EXPECT_GT(s.new_ticket(), 40u);
+}
+
+TEST(Snapshot, EncodedFromTheStoreAsFromACopy) {
+  DrainedStore store;
+  store.push(DrainedMessage{5, 1, 10, {1, 2, 3}});
+  store.push_reserved(DrainedMessage{6, 0, 4, {9}}, store.new_ticket());
+  ChannelSnapshot copy;
+  copy.request_null = 7;
+  copy.requests.push_back({3, RequestKind::receive, Envelope{1, 10, 3, false, 0}});
+  ChannelSnapshot without_messages = copy;
+  copy.messages = store.all();
+  copy.tickets = store.tickets();
+  EXPECT_EQ(encode_snapshot(without_messages, store), encode_snapshot(copy));
 }
 
 TEST(Snapshot, RoundTripsAndRejectsDamage) {
@@ -464,6 +557,44 @@ TEST(Drain, WildcardReceiveKeepsItsMessage) {
   EXPECT_EQ(drain_channels(t, {{5, 1, 1}, {5, 2, 1}}, comm_id::untracked), 1u);
   EXPECT_EQ(t.posted[0].got, 1);
   EXPECT_EQ(t.drained_ids, (std::vector<int>{2}));
+}
+
+TEST(Drain, ManyWaitingMessagesTakeFewRounds) {
+  // 100,000 messages already waiting: drained in a constant number of
+  // rounds, so the application's receives are tested a few times, not once
+  // per message (that made the drain quadratic).
+  SimulatedTransport t;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i)
+    t.unexpected.push_back({5, i % 3, i % 7, i});
+  int rounds = 0;
+  struct Counting final : DrainTransport {
+    SimulatedTransport &inner;
+    int &rounds;
+    Counting(SimulatedTransport &t, int &r) : inner(t), rounds(r) {}
+    void progress_application_receives() override {
+      ++rounds;
+      inner.progress_application_receives();
+    }
+    bool drain_one(std::uint64_t comm) override {
+      if (inner.unexpected.empty() || inner.unexpected.front().comm != comm) return false;
+      inner.drained_ids.push_back(inner.unexpected.front().id);
+      ++inner.recv_count[{comm, inner.unexpected.front().source}];
+      inner.unexpected.pop_front();
+      return true;
+    }
+    std::uint64_t received(std::uint64_t comm, int source) const override {
+      return inner.received(comm, source);
+    }
+  } counting(t, rounds);
+  const std::uint64_t per = n / 3 + 1;
+  EXPECT_EQ(
+      drain_channels(counting, {{5, 0, per}, {5, 1, per - 1}, {5, 2, per - 1}}, comm_id::untracked),
+      static_cast<std::uint64_t>(n));
+  EXPECT_LE(rounds, 2);
+  ASSERT_EQ(t.drained_ids.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(t.drained_ids[i], i);
 }
 
 TEST(Drain, EmptyChannelsFinishAtOnce) {

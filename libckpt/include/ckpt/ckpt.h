@@ -106,6 +106,19 @@ int ckpt_set_tracking(int id, ckpt_tracking mode);
  * recorded with the checkpoint (usually the application's step counter). */
 int ckpt_checkpoint(int64_t step);
 
+/* Storage levels of a checkpoint (bits of CheckpointStats::levels in C++). */
+#define CKPT_LEVEL_LOCAL 1   /* node-local storage of each rank (local_dir) */
+#define CKPT_LEVEL_PARTNER 2 /* a copy on a partner rank's node */
+#define CKPT_LEVEL_GLOBAL 4  /* the shared parallel-HDF5 file in dir */
+
+/* Wait until checkpoint `version` (0: the newest) or a newer one is committed
+ * on the global level, the shared directory (collective). With a local level
+ * checkpoints reach it in the background; this is for applications that must
+ * know their state is on the shared file system (e.g. before writing results
+ * elsewhere). A version that no flush holds (flush_every > 1) is written now.
+ * Returns the error of a failed background flush, naming version and level. */
+int ckpt_wait_global(int64_t version);
+
 /* Is there a committed checkpoint in the configured directory (collective)?
  * *exists is 1 or 0; version and step describe the newest committed one and
  * may be NULL. */

@@ -52,6 +52,9 @@ struct CheckpointStats {
   std::uint64_t blocks = 0;        ///< blocks in all regions
   std::uint64_t dirty_blocks = 0;  ///< blocks written
   double seconds = 0.0;            ///< wall time from entry to commit
+  /// Levels that hold the version when checkpoint() returns: CKPT_LEVEL_*
+  /// bits (the global level may follow later, in the background).
+  unsigned levels = 0;
 };
 
 /// Element type of a region, derived from the pointer type of protect().
@@ -136,6 +139,10 @@ public:
   CheckpointStats checkpoint(std::int64_t step);
   /// Collective. The newest committed checkpoint, if any (not yet verified).
   std::optional<CheckpointId> latest();
+  /// Collective. Returns once checkpoint `version` (0: the newest) or a newer
+  /// one is committed on the global level (the shared directory); throws the
+  /// error of a failed background flush (see ckpt_wait_global).
+  void wait_global(std::int64_t version = 0);
   /// Collective. Restores every protected region from the newest valid
   /// checkpoint, falling back past damaged ones.
   CheckpointId restart();
