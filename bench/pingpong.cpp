@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <dlfcn.h>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -40,7 +41,38 @@ struct Options {
   std::uint64_t bandwidth_bytes = 32ULL << 20; ///< bytes streamed per repetition and size
   bool json = false;
   std::string json_file;
+  bool ckpt_sites = false;
 };
+
+/// libckpt's checkpoint sites, found in the process (the preloaded layer
+/// brings libckpt) so that this benchmark needs no link to libckpt. With
+/// --ckpt-sites every round trip and every window ends with a site, as a
+/// time-stepping application's loop would (protocol = nonblocking: a local
+/// flag test and a clock read).
+struct CkptSites {
+  using InitFn = int (*)(MPI_Comm, const char *);
+  using SiteFn = int (*)(std::int64_t, int *);
+  using FinalizeFn = int (*)();
+  SiteFn site = nullptr;
+  FinalizeFn finalize = nullptr;
+
+  void start() {
+    auto init = reinterpret_cast<InitFn>(dlsym(RTLD_DEFAULT, "ckpt_init"));
+    site = reinterpret_cast<SiteFn>(dlsym(RTLD_DEFAULT, "ckpt_site"));
+    finalize = reinterpret_cast<FinalizeFn>(dlsym(RTLD_DEFAULT, "ckpt_finalize"));
+    if (!init || !site || !finalize)
+      throw std::runtime_error("--ckpt-sites: libckpt is not loaded (LD_PRELOAD=libckpt_pmpi.so)");
+    if (init(MPI_COMM_WORLD, nullptr) != 0) throw std::runtime_error("ckpt_init failed");
+  }
+  void at_site(std::int64_t step) const {
+    if (site && site(step, nullptr) != 0) throw std::runtime_error("ckpt_site failed");
+  }
+  void stop() {
+    if (finalize) finalize();
+    site = nullptr;
+  }
+};
+CkptSites g_sites;
 
 /// Round trips for a message of `bytes`: --iters up to 1 KiB, fewer for
 /// larger messages (--iters * 1 KiB / bytes, at least 10).
@@ -95,6 +127,7 @@ double measure_latency(int rank, std::uint64_t bytes, int iterations,
       bench::check_mpi(MPI_Send(buffer.data(), count, MPI_BYTE, peer, 1, MPI_COMM_WORLD),
                        "MPI_Send");
     }
+    g_sites.at_site(i);
   }
   double elapsed = MPI_Wtime() - start;
   check_stamp(buffer, bytes, iterations - 1);
@@ -131,6 +164,7 @@ double measure_bandwidth(int rank, std::uint64_t bytes, int window, int windows,
       check_stamp(receive.back(), bytes, w);
       bench::check_mpi(MPI_Send(&ack, 1, MPI_BYTE, peer, 3, MPI_COMM_WORLD), "MPI_Send");
     }
+    g_sites.at_site(w);
   }
   double elapsed = MPI_Wtime() - start;
   bench::check_mpi(MPI_Bcast(&elapsed, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD), "MPI_Bcast");
@@ -173,7 +207,10 @@ bool parse_options(int argc, char **argv, int rank, Options &opts) {
      "bytes streamed per repetition and size in the bandwidth test")
     ("json", po::bool_switch(&opts.json), "print the results as JSON instead of tables")
     ("json-file", po::value(&opts.json_file),
-     "also write the results as JSON to this file");
+     "also write the results as JSON to this file")
+    ("ckpt-sites", po::bool_switch(&opts.ckpt_sites),
+     "initialise libckpt (found in the process: preload libckpt_pmpi.so) and end every round "
+     "trip and every window with a checkpoint site (ckpt_site)");
   // clang-format on
   po::variables_map vm;
   if (!bench::parse_command_line(argc, argv, desc, vm, rank)) return false;
@@ -195,6 +232,7 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
   if (!parse_options(argc, argv, mpi.rank(), opts)) return 0;
   if (mpi.size() != 2) throw std::invalid_argument("pingpong needs exactly 2 ranks");
   const bool interposed = interposition_loaded();
+  if (opts.ckpt_sites) g_sites.start();
   const double load_start = bench::load_average();
 
   const std::uint64_t largest =
@@ -221,6 +259,7 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
       if (rep > 0) bandwidth[i].push_back(bw);
     }
   }
+  g_sites.stop();
   if (mpi.rank() != 0) return 0;
 
   const double load_end = bench::load_average();
@@ -232,6 +271,7 @@ int run(const bench::MpiRuntime &mpi, int argc, char **argv) {
       .set("load_average_start", load_start)
       .set("load_average_end", load_end)
       .set("libckpt_pmpi_loaded", interposed)
+      .set("ckpt_sites", opts.ckpt_sites)
       .set("reps", opts.reps)
       .set("window", opts.window);
   auto lat_json = bench::Json::array();

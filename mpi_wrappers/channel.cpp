@@ -1,4 +1,8 @@
 #include "channel.hpp"
+#include "epoch_hooks.hpp"
+
+#include "error.hpp"
+#include "mpi_util.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -200,6 +204,7 @@ void Layer::reset_counts() noexcept {
   for (const auto &s : m_by_index)
     if (s) {
       s->counts.reset();
+      s->tags.reset();
       s->collectives = 0;
     }
 }
@@ -229,13 +234,20 @@ void Layer::account(RequestSlot &s, const MPI_Status *st) noexcept {
   switch (s.kind) {
   case RequestKind::send:
   case RequestKind::persistent_send:
-    if (cancelled && s.peer >= 0) s.comm->counts.on_send_cancelled(s.peer);
+    if (cancelled && s.peer >= 0) {
+      s.comm->counts.on_send_cancelled(s.peer);
+      s.comm->tags.on_send_cancelled(s.peer, s.tag);
+    }
     break;
   case RequestKind::receive:
   case RequestKind::persistent_receive: {
     if (cancelled) break;
     const int src = s.peer == MPI_ANY_SOURCE ? st->MPI_SOURCE : s.peer;
-    if (src >= 0 && src < s.comm->counts.peers()) s.comm->counts.on_receive(src);
+    if (src >= 0 && src < s.comm->counts.peers()) {
+      s.comm->counts.on_receive(src);
+      count_tagged_receive(s.comm, src, s.tag == MPI_ANY_TAG ? st->MPI_TAG : s.tag, s.args.buf,
+                           reinterpret_cast<MPI_Datatype>(s.args.datatype), st);
+    }
     break;
   }
   case RequestKind::matched_receive:
@@ -423,6 +435,65 @@ void arm_fault_injection() noexcept {
     if (std::strcmp(k_wrapper_names[i], name) == 0) g_injected_fault = i;
   if (g_injected_fault < 0)
     warn(std::string("CKPT_PMPI_INJECT_FAULT=") + name + " names no wrapped call");
+}
+
+void complete_pending_receives() {
+  layer().requests().for_each([](std::uint32_t, RequestSlot &s) {
+    if (s.state != SlotState::active) return;
+    if (s.kind != RequestKind::receive && s.kind != RequestKind::persistent_receive) return;
+    MPI_Request real = real_request(s.real);
+    int flag = 0;
+    MPI_Status st;
+    check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (pending application receive)");
+    if (!flag) return;
+    s.real = opaque(real);
+    Layer::account(s, &st);
+    s.result = envelope_of(st);
+    s.state = SlotState::completed;
+  });
+}
+
+DrainedMessage receive_probed(MPI_Comm comm, std::uint64_t comm_id, const MPI_Status &st) {
+  MPI_Count bytes = 0;
+  check_mpi(PMPI_Get_elements_x(&st, MPI_BYTE, &bytes), "MPI_Get_elements_x (drain)");
+  if (bytes > INT32_MAX) throw MpiError("a message in flight is larger than 2 GiB");
+  DrainedMessage m;
+  m.comm_id = comm_id;
+  m.source = st.MPI_SOURCE;
+  m.tag = st.MPI_TAG;
+  m.data.resize(static_cast<std::size_t>(bytes));
+  // Any message may be received as MPI_PACKED; it is delivered later by
+  // sending it as MPI_PACKED to a receive with the application's type.
+  check_mpi(PMPI_Recv(m.data.data(), static_cast<int>(bytes), MPI_PACKED, st.MPI_SOURCE, st.MPI_TAG,
+                      comm, MPI_STATUS_IGNORE),
+            "MPI_Recv (drain)");
+  return m;
+}
+
+void exchange_bytes(MPI_Comm comm, const std::vector<std::vector<unsigned char>> &out,
+                    std::vector<std::vector<unsigned char>> &in, const char *what) {
+  const int size = static_cast<int>(out.size());
+  std::vector<int> send_counts(size), recv_counts(size), sdispl(size), rdispl(size);
+  std::vector<unsigned char> flat;
+  for (int r = 0; r < size; ++r) {
+    sdispl[r] = static_cast<int>(flat.size());
+    send_counts[r] = static_cast<int>(out[r].size());
+    flat.insert(flat.end(), out[r].begin(), out[r].end());
+  }
+  check_mpi(PMPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm),
+            what);
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    rdispl[r] = total;
+    total += recv_counts[r];
+  }
+  std::vector<unsigned char> all(static_cast<std::size_t>(total));
+  check_mpi(PMPI_Alltoallv(flat.data(), send_counts.data(), sdispl.data(), MPI_BYTE, all.data(),
+                           recv_counts.data(), rdispl.data(), MPI_BYTE, comm),
+            what);
+  in.assign(static_cast<std::size_t>(size), {});
+  for (int r = 0; r < size; ++r)
+    in[r].assign(all.begin() + rdispl[r], all.begin() + rdispl[r] + recv_counts[r]);
 }
 
 } // namespace ckpt::detail::pmpi

@@ -13,6 +13,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -158,6 +159,22 @@ void note_icollective(MPI_Comm comm, MPI_Request *request);
 void note_comm_created(MPI_Comm parent, MPI_Comm child, std::uint32_t call_kind) noexcept;
 void note_rma_operation(MPI_Win win) noexcept;
 
+/// Tests every pending application receive (Irecv, started Recv_init); a
+/// completed one is accounted and its slot keeps the result for the
+/// application's Wait/Test. Every drain calls it first: a drained message
+/// never overtakes a receive the application posted.
+void complete_pending_receives();
+/// Receives the message MPI_Iprobe found (`st`) on `comm` as MPI_PACKED
+/// bytes, for the drained store (not counted here).
+DrainedMessage receive_probed(MPI_Comm comm, std::uint64_t comm_id, const MPI_Status &st);
+
+/// Collective over `comm`: sends `out[r]` (plain records) to rank r and
+/// returns what every rank sent here, per source (PMPI_Alltoall of the sizes,
+/// then PMPI_Alltoallv of the bytes). `what` names the exchange in errors.
+template <class Record>
+std::vector<std::vector<Record>>
+exchange_records(MPI_Comm comm, const std::vector<std::vector<Record>> &out, const char *what);
+
 /// Writes an envelope into a status the application owns, leaving MPI_ERROR.
 void store_envelope(MPI_Status *status, const Envelope &env) noexcept;
 Envelope envelope_of(const MPI_Status &status) noexcept;
@@ -224,6 +241,27 @@ inline void inject_fault(int call) {
 }
 /// Reads CKPT_PMPI_INJECT_FAULT (called by the MPI_Init hooks).
 void arm_fault_injection() noexcept;
+
+void exchange_bytes(MPI_Comm comm, const std::vector<std::vector<unsigned char>> &out,
+                    std::vector<std::vector<unsigned char>> &in, const char *what);
+
+template <class Record>
+std::vector<std::vector<Record>>
+exchange_records(MPI_Comm comm, const std::vector<std::vector<Record>> &out, const char *what) {
+  std::vector<std::vector<unsigned char>> bytes_out(out.size()), bytes_in;
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    const auto *p = reinterpret_cast<const unsigned char *>(out[r].data());
+    bytes_out[r].assign(p, p + out[r].size() * sizeof(Record));
+  }
+  exchange_bytes(comm, bytes_out, bytes_in, what);
+  std::vector<std::vector<Record>> in(bytes_in.size());
+  for (std::size_t r = 0; r < bytes_in.size(); ++r) {
+    in[r].resize(bytes_in[r].size() / sizeof(Record));
+    if (!in[r].empty())
+      std::memcpy(in[r].data(), bytes_in[r].data(), in[r].size() * sizeof(Record));
+  }
+  return in;
+}
 
 } // namespace ckpt::detail::pmpi
 

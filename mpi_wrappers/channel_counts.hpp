@@ -4,6 +4,8 @@
 #ifndef CKPT_PMPI_CHANNEL_COUNTS_HPP
 #define CKPT_PMPI_CHANNEL_COUNTS_HPP
 
+#include "tag_counts.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -56,6 +58,7 @@ struct CommState {
   bool inter = false;  ///< intercommunicator: peers are remote ranks
   int rank = 0;
   ChannelCounts counts;
+  TagCounts tags; ///< per (peer, tag): sequence numbers for the nonblocking protocol
   std::uint64_t collectives = 0;    ///< collective calls since the last checkpoint
   std::uint64_t collective_seq = 0; ///< collective calls since creation (never reset)
   std::uintptr_t handle = 0;        ///< the implementation's handle (opaque here)

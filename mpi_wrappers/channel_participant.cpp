@@ -74,21 +74,7 @@ class MpiDrainTransport final : public DrainTransport {
 public:
   explicit MpiDrainTransport(const std::vector<CommView> &views) : m_views(views) {}
 
-  void progress_application_receives() override {
-    layer().requests().for_each([](std::uint32_t, RequestSlot &s) {
-      if (s.state != SlotState::active) return;
-      if (s.kind != RequestKind::receive && s.kind != RequestKind::persistent_receive) return;
-      MPI_Request real = real_request(s.real);
-      int flag = 0;
-      MPI_Status st;
-      check_mpi(PMPI_Test(&real, &flag, &st), "MPI_Test (pending application receive)");
-      if (!flag) return;
-      s.real = opaque(real);
-      Layer::account(s, &st);
-      s.result = envelope_of(st);
-      s.state = SlotState::completed;
-    });
-  }
+  void progress_application_receives() override { complete_pending_receives(); }
 
   bool drain_one(std::uint64_t comm_id) override {
     for (const CommView &v : m_views) {
@@ -97,19 +83,7 @@ public:
       MPI_Status st;
       check_mpi(PMPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, v.comm, &flag, &st), "MPI_Iprobe (drain)");
       if (!flag) continue;
-      MPI_Count bytes = 0;
-      check_mpi(PMPI_Get_elements_x(&st, MPI_BYTE, &bytes), "MPI_Get_elements_x (drain)");
-      if (bytes > INT32_MAX) throw MpiError("a message in flight is larger than 2 GiB");
-      DrainedMessage m;
-      m.comm_id = comm_id;
-      m.source = st.MPI_SOURCE;
-      m.tag = st.MPI_TAG;
-      m.data.resize(static_cast<std::size_t>(bytes));
-      // Any message may be received as MPI_PACKED; it is delivered later by
-      // sending it as MPI_PACKED to a receive with the application's type.
-      check_mpi(PMPI_Recv(m.data.data(), static_cast<int>(bytes), MPI_PACKED, st.MPI_SOURCE,
-                          st.MPI_TAG, v.comm, MPI_STATUS_IGNORE),
-                "MPI_Recv (drain)");
+      DrainedMessage m = receive_probed(v.comm, comm_id, st);
       v.state->counts.on_receive(st.MPI_SOURCE);
       layer().drained().push(std::move(m));
       layer().drained_changed();
@@ -175,29 +149,8 @@ void exchange_counts(MPI_Comm comm, int size, const std::vector<CommView> &views
       sent.push_back({v.key, v.to_runtime[p], n});
     }
   const auto plan = plan_count_records(sent, size);
-  std::vector<int> send_counts(size), recv_counts(size), sdispl(size), rdispl(size);
-  std::vector<CountRecord> out;
-  for (int r = 0; r < size; ++r) {
-    send_counts[r] = static_cast<int>(plan[r].size() * sizeof(CountRecord));
-    sdispl[r] = static_cast<int>(out.size() * sizeof(CountRecord));
-    out.insert(out.end(), plan[r].begin(), plan[r].end());
-  }
-  check_mpi(PMPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm),
-            "MPI_Alltoall (channel counts)");
-  int total = 0;
-  for (int r = 0; r < size; ++r) {
-    rdispl[r] = total;
-    total += recv_counts[r];
-  }
-  std::vector<CountRecord> in(static_cast<std::size_t>(total) / sizeof(CountRecord));
-  check_mpi(PMPI_Alltoallv(out.data(), send_counts.data(), sdispl.data(), MPI_BYTE, in.data(),
-                           recv_counts.data(), rdispl.data(), MPI_BYTE, comm),
-            "MPI_Alltoallv (channel counts)");
-  std::vector<std::vector<CountRecord>> per_source(size);
-  for (int r = 0; r < size; ++r) {
-    const CountRecord *first = in.data() + rdispl[r] / static_cast<int>(sizeof(CountRecord));
-    per_source[r].assign(first, first + recv_counts[r] / static_cast<int>(sizeof(CountRecord)));
-  }
+  const std::vector<std::vector<CountRecord>> per_source =
+      exchange_records(comm, plan, "MPI_Alltoall(v) (channel counts)");
   expected = expectations_from(per_source);
 }
 
@@ -286,26 +239,6 @@ void settle_requests(const std::set<std::uint32_t> &entered_by_all) {
     s.state = SlotState::completed;
   });
 }
-
-/// The runtime's protected regions, for recording and finding buffers.
-class RuntimeRegions final : public RegionMap {
-public:
-  explicit RuntimeRegions(Runtime &runtime) : m_runtime(runtime) {}
-  BufferRef locate(const void *data, std::size_t bytes) override {
-    BufferRef ref;
-    if (const auto where = m_runtime.locate(data, bytes)) {
-      ref.region = where->first;
-      ref.offset = where->second;
-    }
-    return ref;
-  }
-  void *address(const BufferRef &ref, std::size_t bytes) override {
-    return m_runtime.region_address(ref.region, static_cast<std::size_t>(ref.offset), bytes);
-  }
-
-private:
-  Runtime &m_runtime;
-};
 
 void drop_undeliverable(ChannelSnapshot &snap, const std::set<std::uint64_t> &described) {
   std::vector<DrainedMessage> messages;

@@ -2,6 +2,7 @@
 // hand out virtual requests, and serve receives and probes from the drained
 // messages first (they are older than anything the implementation holds).
 #include "channel.hpp"
+#include "epoch_hooks.hpp"
 #include "hooks.hpp"
 #include "layer_lock.hpp"
 
@@ -12,13 +13,22 @@ namespace ckpt::detail::pmpi::hooks {
 
 namespace {
 
-inline void count_send(MPI_Comm comm, int dest) {
+inline void count_send(MPI_Comm comm, int dest, int tag) {
   if (dest < 0) return; // MPI_PROC_NULL
-  if (CommState *s = layer().comm(comm)) s->counts.on_send(dest);
+  if (CommState *s = layer().comm(comm)) {
+    s->counts.on_send(dest);
+    s->tags.on_send(dest, tag);
+  }
 }
 
-inline void count_receive(CommState *s, int source) noexcept {
-  if (s && source >= 0 && source < s->counts.peers()) s->counts.on_receive(source);
+/// A receive of (buf, datatype) from `source` with `tag` (each maybe a
+/// wildcard) completed with status `st`.
+inline void count_receive(CommState *s, int source, int tag, const void *buf, MPI_Datatype datatype,
+                          const MPI_Status *st) {
+  if (source == MPI_ANY_SOURCE) source = st->MPI_SOURCE;
+  if (!s || source < 0 || source >= s->counts.peers()) return;
+  s->counts.on_receive(source);
+  count_tagged_receive(s, source, tag == MPI_ANY_TAG ? st->MPI_TAG : tag, buf, datatype, st);
 }
 
 /// A receive consumed its message also when it failed with MPI_ERR_TRUNCATE.
@@ -40,13 +50,36 @@ int deliver_now(std::size_t pos, void *buf, int count, MPI_Datatype dt, MPI_Comm
   return layer().deliver(layer().drained().take(pos), buf, count, dt, comm, status, env);
 }
 
+/// A request born complete (a receive served from the drained store, a send
+/// whose receiver already has the message).
+MPI_Request completed_request(RequestKind kind, CommState *comm, int peer, int tag) {
+  const std::uint32_t index = layer().requests().allocate();
+  RequestSlot &slot = layer().requests()[index];
+  slot.kind = kind;
+  slot.comm = comm;
+  slot.peer = peer;
+  slot.tag = tag;
+  slot.real = opaque(MPI_REQUEST_NULL);
+  slot.state = SlotState::completed;
+  slot.result = Envelope{};
+  return virtual_request(index);
+}
+
 template <class Post>
-int post_send(Post &&post, MPI_Comm comm, int dest, int tag, MPI_Request *request) {
+int post_send(Post &&post, const void *buf, int count, MPI_Datatype datatype, MPI_Comm comm,
+              int dest, int tag, MPI_Request *request) {
+  CommState *s = layer().comm(comm);
+  if (send_suppressed(s, dest, tag, buf, count, datatype)) {
+    *request = completed_request(RequestKind::send, s, dest, tag);
+    return MPI_SUCCESS;
+  }
   MPI_Request real = MPI_REQUEST_NULL;
   const int rc = post(&real);
   if (rc != MPI_SUCCESS) return rc;
-  CommState *s = layer().comm(comm);
-  if (dest >= 0 && s) s->counts.on_send(dest);
+  if (dest >= 0 && s) {
+    s->counts.on_send(dest);
+    s->tags.on_send(dest, tag);
+  }
   *request = layer().wrap(real, RequestKind::send, s, dest, tag);
   return rc;
 }
@@ -73,72 +106,77 @@ ReceiveArgs args_of(const void *buf, int count, MPI_Datatype datatype) {
 } // namespace
 
 int send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = unlocked([&] { return PMPI_Send(buf, count, datatype, dest, tag, comm); });
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int ssend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = unlocked([&] { return PMPI_Ssend(buf, count, datatype, dest, tag, comm); });
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int bsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = unlocked([&] { return PMPI_Bsend(buf, count, datatype, dest, tag, comm); });
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int rsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm) {
+  if (send_suppressed(layer().comm(comm), dest, tag, buf, count, datatype)) return MPI_SUCCESS;
   const int rc = unlocked([&] { return PMPI_Rsend(buf, count, datatype, dest, tag, comm); });
-  if (rc == MPI_SUCCESS) count_send(comm, dest);
+  if (rc == MPI_SUCCESS) count_send(comm, dest, tag);
   return rc;
 }
 
 int isend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
           MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Isend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Isend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int issend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Issend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Issend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int ibsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Ibsend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Ibsend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int irsend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
            MPI_Request *request) {
   return post_send(
-      [&](MPI_Request *r) { return PMPI_Irsend(buf, count, datatype, dest, tag, comm, r); }, comm,
-      dest, tag, request);
+      [&](MPI_Request *r) { return PMPI_Irsend(buf, count, datatype, dest, tag, comm, r); }, buf,
+      count, datatype, comm, dest, tag, request);
 }
 
 int recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
          MPI_Status *status) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag))
     return deliver_now(*pos, buf, count, datatype, comm, status);
   MPI_Status local;
-  MPI_Status *st = status;
-  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = unlocked([&] { return PMPI_Recv(buf, count, datatype, source, tag, comm, st); });
-  if (consumed(rc)) count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+  if (consumed(rc) && source != MPI_PROC_NULL) count_receive(s, source, tag, buf, datatype, st);
   return rc;
 }
 
 int irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
           MPI_Request *request) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag)) {
     // Served at once from a drained message: the request is born complete.
@@ -169,25 +207,27 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
              void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
              MPI_Comm comm, MPI_Status *status) {
   CommState *s = layer().comm(comm);
+  if (send_suppressed(s, dest, sendtag, sendbuf, sendcount, sendtype))
+    return recv(recvbuf, recvcount, recvtype, source, recvtag, comm, status);
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   if (auto pos = drained_match(s, source, recvtag)) {
     MPI_Request sreq = MPI_REQUEST_NULL;
     int rc = PMPI_Isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, &sreq);
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, recvbuf, recvcount, recvtype, comm, status);
     rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
-    if (rc == MPI_SUCCESS) count_send(comm, dest);
+    if (rc == MPI_SUCCESS) count_send(comm, dest, sendtag);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
-  MPI_Status *st = status;
-  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = unlocked([&] {
     return PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype,
                          source, recvtag, comm, st);
   });
   if (consumed(rc)) {
-    count_send(comm, dest);
-    count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+    count_send(comm, dest, sendtag);
+    if (source != MPI_PROC_NULL) count_receive(s, source, recvtag, recvbuf, recvtype, st);
   }
   return rc;
 }
@@ -195,6 +235,9 @@ int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest
 int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int sendtag, int source,
                      int recvtag, MPI_Comm comm, MPI_Status *status) {
   CommState *s = layer().comm(comm);
+  if (send_suppressed(s, dest, sendtag, buf, count, datatype))
+    return recv(buf, count, datatype, source, recvtag, comm, status);
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   if (auto pos = drained_match(s, source, recvtag)) {
     // Send a packed copy, then overwrite the buffer with the drained message.
     int size = 0, position = 0;
@@ -208,23 +251,23 @@ int sendrecv_replace(void *buf, int count, MPI_Datatype datatype, int dest, int 
     if (rc != MPI_SUCCESS) return rc;
     const int rrc = deliver_now(*pos, buf, count, datatype, comm, status);
     rc = unlocked([&] { return PMPI_Wait(&sreq, MPI_STATUS_IGNORE); });
-    if (rc == MPI_SUCCESS) count_send(comm, dest);
+    if (rc == MPI_SUCCESS) count_send(comm, dest, sendtag);
     return rrc != MPI_SUCCESS ? rrc : rc;
   }
   MPI_Status local;
-  MPI_Status *st = status;
-  if (status == MPI_STATUS_IGNORE && source == MPI_ANY_SOURCE) st = &local;
+  MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
   const int rc = unlocked([&] {
     return PMPI_Sendrecv_replace(buf, count, datatype, dest, sendtag, source, recvtag, comm, st);
   });
   if (consumed(rc)) {
-    count_send(comm, dest);
-    count_receive(s, source == MPI_ANY_SOURCE ? st->MPI_SOURCE : source);
+    count_send(comm, dest, sendtag);
+    if (source != MPI_PROC_NULL) count_receive(s, source, recvtag, buf, datatype, st);
   }
   return rc;
 }
 
 int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   if (auto pos = drained_match(layer().comm(comm), source, tag)) {
     if (status != MPI_STATUS_IGNORE) {
       const DrainedMessage &m = layer().drained().at(*pos);
@@ -236,6 +279,7 @@ int probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
 }
 
 int iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (auto pos = drained_match(layer().comm(comm), source, tag)) {
     *flag = 1;
     if (status != MPI_STATUS_IGNORE) {
@@ -262,7 +306,10 @@ int matched_probe_from_drained(std::size_t pos, MPI_Message *message, MPI_Status
 /// can receive it into the drained store under the same handle.
 void matched_real(CommState *s, MPI_Message *message, const MPI_Status *st) {
   if (*message == MPI_MESSAGE_NO_PROC || *message == MPI_MESSAGE_NULL) return;
-  count_receive(s, st->MPI_SOURCE);
+  if (s && st->MPI_SOURCE >= 0 && st->MPI_SOURCE < s->counts.peers()) {
+    s->counts.on_receive(st->MPI_SOURCE);
+    count_probed_receive(s, st->MPI_SOURCE, st->MPI_TAG);
+  }
   MPI_Count bytes = 0;
   PMPI_Get_elements_x(st, MPI_BYTE, &bytes);
   const std::uint64_t ticket = layer().drained().new_ticket();
@@ -285,6 +332,7 @@ std::optional<MPI_Message> take_matched(MPI_Message *message) {
 } // namespace
 
 int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status *status) {
+  if (source == MPI_ANY_SOURCE) note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag))
     return matched_probe_from_drained(*pos, message, status);
@@ -297,6 +345,7 @@ int mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status 
 
 int improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
             MPI_Status *status) {
+  note_nondeterministic();
   CommState *s = layer().comm(comm);
   if (auto pos = drained_match(s, source, tag)) {
     *flag = 1;

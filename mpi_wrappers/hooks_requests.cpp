@@ -2,6 +2,7 @@
 // account completed receives, and report requests the layer completed itself
 // (during a checkpoint, from drained messages, or restored from a snapshot).
 #include "channel.hpp"
+#include "epoch_hooks.hpp"
 #include "hooks.hpp"
 #include "layer_lock.hpp"
 
@@ -30,9 +31,9 @@ thread_local Scratch t_scratch;
 inline RequestSlot &slot(MPI_Request r) noexcept { return layer().requests()[slot_of(r)]; }
 
 inline bool needs_status(const RequestSlot &s) noexcept {
-  return s.cancel_requested ||
-         ((s.kind == RequestKind::receive || s.kind == RequestKind::persistent_receive) &&
-          s.peer == MPI_ANY_SOURCE);
+  // Receives: the tag and count name the message for the nonblocking protocol.
+  return s.cancel_requested || s.kind == RequestKind::receive ||
+         s.kind == RequestKind::persistent_receive;
 }
 
 bool any_virtual(int n, MPI_Request reqs[]) noexcept {
@@ -125,6 +126,7 @@ int wait(MPI_Request *request, MPI_Status *status) {
 }
 
 int test(MPI_Request *request, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (passthrough(request)) return PMPI_Test(request, flag, status);
   RequestSlot &s = slot(*request);
   if (s.state == SlotState::completed) {
@@ -145,6 +147,7 @@ int test(MPI_Request *request, int *flag, MPI_Status *status) {
 }
 
 int request_get_status(MPI_Request request, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (!is_virtual_request(request)) {
     layer().fix_stale_null(&request);
     return PMPI_Request_get_status(request, flag, status);
@@ -195,6 +198,7 @@ int waitall(int count, MPI_Request array_of_requests[], MPI_Status *array_of_sta
 }
 
 int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status array_of_statuses[]) {
+  note_nondeterministic();
   if (!any_virtual(count, array_of_requests))
     return PMPI_Testall(count, array_of_requests, flag, array_of_statuses);
   MPI_Request *real = translate(count, array_of_requests);
@@ -206,6 +210,7 @@ int testall(int count, MPI_Request array_of_requests[], int *flag, MPI_Status ar
 }
 
 int waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *status) {
+  note_nondeterministic();
   if (!any_virtual(count, array_of_requests))
     return unlocked([&] { return PMPI_Waitany(count, array_of_requests, index, status); });
   if (const int i = first_layer_completed(count, array_of_requests); i >= 0) {
@@ -222,6 +227,7 @@ int waitany(int count, MPI_Request array_of_requests[], int *index, MPI_Status *
 }
 
 int testany(int count, MPI_Request array_of_requests[], int *index, int *flag, MPI_Status *status) {
+  note_nondeterministic();
   if (!any_virtual(count, array_of_requests))
     return PMPI_Testany(count, array_of_requests, index, flag, status);
   if (const int i = first_layer_completed(count, array_of_requests); i >= 0) {
@@ -281,12 +287,14 @@ int some(SomeFn fn, int incount, MPI_Request reqs[], int *outcount, int indices[
 
 int waitsome(int incount, MPI_Request array_of_requests[], int *outcount, int array_of_indices[],
              MPI_Status array_of_statuses[]) {
+  note_nondeterministic();
   return some(PMPI_Waitsome, incount, array_of_requests, outcount, array_of_indices,
               array_of_statuses);
 }
 
 int testsome(int incount, MPI_Request array_of_requests[], int *outcount, int array_of_indices[],
              MPI_Status array_of_statuses[]) {
+  note_nondeterministic();
   return some(PMPI_Testsome, incount, array_of_requests, outcount, array_of_indices,
               array_of_statuses);
 }
@@ -330,13 +338,22 @@ int start(MPI_Request *request) {
       return MPI_SUCCESS;
     }
   }
+  if (s.kind == RequestKind::persistent_send &&
+      send_suppressed(s.comm, s.peer, s.tag, s.args.buf, s.args.count,
+                      reinterpret_cast<MPI_Datatype>(s.args.datatype))) {
+    s.state = SlotState::completed; // the receiver already has it
+    s.result = Envelope{};
+    return MPI_SUCCESS;
+  }
   MPI_Request real = real_request(s.real);
   const int rc = PMPI_Start(&real);
   if (rc != MPI_SUCCESS) return rc;
   s.state = SlotState::active;
   s.order = layer().next_order();
-  if (s.kind == RequestKind::persistent_send && s.peer >= 0 && s.comm)
+  if (s.kind == RequestKind::persistent_send && s.peer >= 0 && s.comm) {
     s.comm->counts.on_send(s.peer);
+    s.comm->tags.on_send(s.peer, s.tag);
+  }
   return rc;
 }
 

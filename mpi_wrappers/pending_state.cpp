@@ -4,6 +4,7 @@
 
 #include "error.hpp"
 #include "mpi_util.hpp"
+#include "runtime.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -148,6 +149,19 @@ std::string describe_request(RequestKind kind, RequestCall call, const CommState
   out += peer == MPI_ANY_SOURCE ? "MPI_ANY_SOURCE" : std::to_string(peer);
   out += ", tag " + (tag == MPI_ANY_TAG ? std::string("MPI_ANY_TAG") : std::to_string(tag)) + ")";
   return out;
+}
+
+BufferRef RuntimeRegions::locate(const void *data, std::size_t bytes) {
+  BufferRef ref;
+  if (const auto where = m_runtime.locate(data, bytes)) {
+    ref.region = where->first;
+    ref.offset = where->second;
+  }
+  return ref;
+}
+
+void *RuntimeRegions::address(const BufferRef &ref, std::size_t bytes) {
+  return m_runtime.region_address(ref.region, static_cast<std::size_t>(ref.offset), bytes);
 }
 
 PendingCapture capture_pending(RegionMap &regions, const std::vector<CommDescriptor> &comms) {
@@ -350,6 +364,25 @@ void restore_pending(RegionMap &regions, std::vector<PendingRequest> pending) {
     } else {
       if (!buf) continue; // inactive, unprotected buffer: the application creates it again
       if (!table.claim(p.index)) throw StateError(what() + ": cannot reclaim its handle");
+      // A nonblocking checkpoint may hold the late message this receive
+      // matched after the local checkpoint: it comes from the store first,
+      // like any receive (the store is older than anything MPI holds).
+      if (p.kind == RequestKind::receive && layer().has_drained())
+        if (auto pos = layer().find_drained(*state, p.peer, p.tag)) {
+          RequestSlot &s = table[p.index];
+          s = RequestSlot{};
+          s.state = SlotState::completed;
+          s.kind = p.kind;
+          s.call = static_cast<RequestCall>(p.call);
+          s.comm = state;
+          s.peer = p.peer;
+          s.tag = p.tag;
+          s.real = opaque(MPI_REQUEST_NULL);
+          s.order = layer().next_order();
+          s.result.error = layer().deliver(layer().drained().take(*pos), buf, p.count, type, comm,
+                                           MPI_STATUS_IGNORE, &s.result);
+          continue;
+        }
       MPI_Request real = MPI_REQUEST_NULL;
       const int rc = p.kind == RequestKind::receive
                          ? PMPI_Irecv(buf, p.count, type, p.peer, p.tag, comm, &real)

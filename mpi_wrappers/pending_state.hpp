@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+namespace ckpt::detail {
+class Runtime;
+}
+
 namespace ckpt::detail::pmpi {
 
 /// Where the application's protected memory is (implemented over the
@@ -39,6 +43,18 @@ MPI_Datatype datatype_of(std::uint32_t code) noexcept;
 /// The same for predefined reduction operations (0: not predefined).
 std::uint32_t op_code(MPI_Op op) noexcept;
 MPI_Op op_of(std::uint32_t code) noexcept;
+
+/// The runtime's protected regions, for recording and finding buffers (the
+/// blocking checkpoint, a nonblocking local checkpoint, the restart).
+class RuntimeRegions final : public RegionMap {
+public:
+  explicit RuntimeRegions(Runtime &runtime) : m_runtime(runtime) {}
+  BufferRef locate(const void *data, std::size_t bytes) override;
+  void *address(const BufferRef &ref, std::size_t bytes) override;
+
+private:
+  Runtime &m_runtime;
+};
 
 struct PendingCapture {
   std::vector<PendingRequest> requests;

@@ -32,6 +32,14 @@ struct Options {
   bool restart = false;
   int sleep_ms = 0;      ///< pause per step, so that a test can kill mid-run
   bool progress = false; ///< rank 0 prints "step N" after each step
+  /// Checkpoint sites instead of fixed checkpoints: every step is a site
+  /// (ckpt_site) and one rank requests a checkpoint (ckpt_request_checkpoint)
+  /// after every K-th step; with protocol = nonblocking each rank then takes
+  /// its local checkpoint at its own next site. 0: off.
+  std::int64_t request_every = 0;
+  int request_rank = 0; ///< the requesting rank; -1: a different rank each time
+  int slow_rank = -1;   ///< this rank sleeps --slow-ms before its site at each request
+  int slow_ms = 0;
 };
 
 inline Options parse(int argc, char **argv) {
@@ -57,10 +65,19 @@ inline Options parse(int argc, char **argv) {
       o.sleep_ms = std::stoi(value());
     else if (a == "--progress")
       o.progress = true;
+    else if (a == "--request-every")
+      o.request_every = std::stoll(value());
+    else if (a == "--request-rank")
+      o.request_rank = std::stoi(value());
+    else if (a == "--slow-rank")
+      o.slow_rank = std::stoi(value());
+    else if (a == "--slow-ms")
+      o.slow_ms = std::stoi(value());
     else {
       std::fprintf(stderr,
                    "usage: %s [--steps N] [--checkpoint-every K] [--dir D] [--restart] "
-                   "[--sleep-ms M] [--progress]\n",
+                   "[--sleep-ms M] [--progress] [--request-every K] [--request-rank R] "
+                   "[--slow-rank R --slow-ms M]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -101,6 +118,26 @@ inline void end_of_step(ckpt::Session &session, const Options &o, std::int64_t s
   if (o.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.sleep_ms));
   if (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0 && step + 1 < o.steps)
     session.checkpoint(step);
+  if (o.request_every > 0) {
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    const bool due = (step + 1) % o.request_every == 0 && step + 1 < o.steps;
+    const int requester = o.request_rank >= 0
+                              ? o.request_rank
+                              : static_cast<int>(hash_bytes(&step, sizeof step) % size);
+    if (due && rank == requester) session.request_checkpoint();
+    if (due && rank == o.slow_rank)
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.slow_ms));
+    try {
+      session.site(step);
+    } catch (const ckpt::Error &e) {
+      // A nonblocking checkpoint that failed (e.g. a message crossed the cut
+      // the wrong way) is reported once; the run goes on, the next request
+      // tries again.
+      if (e.status() != CKPT_ERR_STATE) throw;
+      if (rank == 0) std::fprintf(stderr, "checkpoint failed: %s\n", e.what());
+    }
+  }
 }
 
 /// Restores the session if asked; returns the first step to run.

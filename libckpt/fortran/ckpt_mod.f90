@@ -77,6 +77,14 @@ module ckpt_mod
       import :: c_int
       integer(c_int), intent(out) :: flag
     end function
+    integer(c_int) function ckpt_site(step, taken) bind(C, name="ckpt_site")
+      import :: c_int, c_int64_t
+      integer(c_int64_t), value :: step
+      integer(c_int), intent(out) :: taken
+    end function
+    integer(c_int) function ckpt_request_checkpoint() bind(C, name="ckpt_request_checkpoint")
+      import :: c_int
+    end function
     integer(c_int) function ckpt_should_exit(flag) bind(C, name="ckpt_should_exit")
       import :: c_int
       integer(c_int), intent(out) :: flag

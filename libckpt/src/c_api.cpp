@@ -191,6 +191,18 @@ int ckpt_need_checkpoint(int *flag) {
   });
 }
 
+int ckpt_site(int64_t step, int *taken) {
+  return guarded("ckpt_site", [&] {
+    const bool took = runtime("ckpt_site").site(step);
+    if (taken) *taken = took ? 1 : 0;
+  });
+}
+
+int ckpt_request_checkpoint(void) {
+  return guarded("ckpt_request_checkpoint",
+                 [&] { runtime("ckpt_request_checkpoint").request_checkpoint(); });
+}
+
 int ckpt_should_exit(int *flag) {
   return guarded("ckpt_should_exit", [&] {
     if (!flag) throw ArgumentError("ckpt_should_exit: flag is NULL");

@@ -64,6 +64,19 @@ const std::vector<OptionSpec> &option_table() {
        "restart reads superseded bytes between two needed blocks of a file rather than skip "
        "them when the gap is at most this long; auto: from the device (docs/FORMAT.md 5)",
        "auto", 0, INT64_C(1) << 30},
+      {"protocol", OptionKind::Choice, "blocking",
+       "how ranks take a checkpoint: blocking (every rank meets in the checkpoint, messages in "
+       "flight are drained) or nonblocking (each rank takes its local checkpoint at its next "
+       "checkpoint site and goes on; late messages are recorded; needs the PMPI layer; "
+       "docs/PROTOCOL.md)",
+       "blocking|nonblocking"},
+      {"checkpoint_interval", OptionKind::Integer, "0",
+       "request a checkpoint every N seconds (rank 0's clock, read at checkpoint sites); 0: off",
+       "", 0, INT64_C(1) << 31},
+      {"message_log_bytes", OptionKind::Size, "256MiB",
+       "most bytes of late messages a rank records for one nonblocking checkpoint; beyond it "
+       "that checkpoint fails (CKPT_ERR_STATE, the next request tries again)",
+       "", 0, INT64_C(1) << 40},
   };
   return table;
 }
@@ -286,6 +299,9 @@ std::string Config::local_dir() const { return get("local_dir"); }
 int Config::flush_every() const { return std::stoi(get("flush_every")); }
 std::string Config::node_id() const { return get("node_id"); }
 std::string Config::dirty_tracking() const { return get("dirty_tracking"); }
+bool Config::nonblocking() const { return get("protocol") == "nonblocking"; }
+int Config::checkpoint_interval() const { return std::stoi(get("checkpoint_interval")); }
+std::uint64_t Config::message_log_bytes() const { return parse_size(get("message_log_bytes")); }
 std::uint64_t Config::staging_bytes() const { return parse_size(get("staging_size")); }
 std::optional<std::uint64_t> Config::restart_bridge_bytes() const {
   const std::string &v = get("restart_bridge");

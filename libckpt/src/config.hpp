@@ -72,7 +72,10 @@ public:
   /// Empty for "auto" (the restart decides from the device).
   [[nodiscard]] std::optional<std::uint64_t> restart_bridge_bytes() const;
   [[nodiscard]] std::string dirty_tracking() const; ///< "auto", "hash" or "pages"
-  [[nodiscard]] std::string local_dir() const;      ///< a path, "auto" or "none"
+  [[nodiscard]] bool nonblocking() const;           ///< protocol = nonblocking
+  [[nodiscard]] int checkpoint_interval() const;    ///< seconds, 0: off
+  [[nodiscard]] std::uint64_t message_log_bytes() const;
+  [[nodiscard]] std::string local_dir() const; ///< a path, "auto" or "none"
   [[nodiscard]] int flush_every() const;
   [[nodiscard]] std::string node_id() const; ///< "auto": the host name
 

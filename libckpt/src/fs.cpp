@@ -303,10 +303,16 @@ void fsync_directory(const std::string &dir) {
 }
 
 void write_file_atomic(const std::string &path, const std::string &content, bool durable) {
+  write_file_atomic(path, std::vector<ConstBytes>{{content.data(), content.size()}}, durable);
+}
+
+void write_file_atomic(const std::string &path, const std::vector<ConstBytes> &pieces,
+                       bool durable) {
   std::string tmp;
   try {
     Fd fd = create_unique(path + ".tmp.", tmp);
-    write_all(fd.get(), content.data(), content.size(), tmp);
+    for (const ConstBytes &p : pieces)
+      write_all(fd.get(), static_cast<const char *>(p.data), p.size, tmp);
     if (durable && ::fsync(fd.get()) != 0) throw_errno(errno, "cannot fsync " + tmp);
     fd.close(tmp);
     // rename replaces whatever has the name `path`, a symbolic link itself

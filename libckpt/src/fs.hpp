@@ -54,6 +54,13 @@ int open_regular_readonly(const std::string &path, struct stat &st);
 /// `<path>.tmp.XXXXXX` (created exclusively, never through a symbolic link),
 /// fsync, rename, fsync of the directory (the fsyncs only when `durable`).
 void write_file_atomic(const std::string &path, const std::string &content, bool durable);
+/// The same for content in pieces (written in order, without joining them).
+struct ConstBytes {
+  const void *data = nullptr;
+  std::size_t size = 0;
+};
+void write_file_atomic(const std::string &path, const std::vector<ConstBytes> &pieces,
+                       bool durable);
 /// Appends `text` to `path` (created if missing) in one write, never through
 /// a symbolic link; the file must be a regular file.
 void append_to_file(const std::string &path, const std::string &text);

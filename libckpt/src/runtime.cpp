@@ -8,6 +8,7 @@
 #include "global_storage.hpp"
 #include "local_level.hpp"
 #include "log.hpp"
+#include "nonblocking_protocol.hpp"
 #include "debug_hooks.hpp"
 #include "participant.hpp"
 #include "restart_source.hpp"
@@ -104,6 +105,7 @@ Runtime::Runtime(MPI_Comm comm, Config config) : m_config(std::move(config)) {
   m_next_version = static_cast<std::int64_t>(next);
   m_had_checkpoints = had_checkpoints != 0;
   SignalWatch::instance().install(m_config.signal_number());
+  start_requests();
 }
 
 Runtime::~Runtime() {
@@ -180,17 +182,23 @@ void Runtime::append_stats_line(const CheckpointStats &s) noexcept {
 
 bool Runtime::need_checkpoint() {
   RuntimeScope scope;
-  int mine = SignalWatch::instance().consume() ? 1 : 0, any = 0;
-  check_mpi(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, m_comm.get()), "MPI_Allreduce");
-  if (any) {
+  if (m_nonblocking)
+    throw StateError("ckpt_need_checkpoint: protocol = nonblocking takes checkpoints at "
+                     "checkpoint sites: call ckpt_site(step) instead");
+  // Bit 0: a signal; bit 1: a request (API call or rank 0's timer).
+  int mine = (SignalWatch::instance().consume() ? 1 : 0) | (local_request_due() ? 2 : 0), any = 0;
+  check_mpi(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_BOR, m_comm.get()), "MPI_Allreduce");
+  if (any & 1) {
     m_signal_requested = true;
     if (m_rank == 0) log_info("checkpoint requested by a signal");
   }
-  return m_signal_requested;
+  return m_signal_requested || (any & 2) != 0;
 }
 
 void Runtime::finalize() {
   RuntimeScope scope;
+  if (m_nonblocking) m_nonblocking->quiesce();
+  m_nonblocking.reset();
   // The pending flush ends; the newest version goes to the global level if
   // no flush holds it (flush_every > 1), and the local level, no longer
   // needed, is removed. If the global level cannot hold it, it stays.

@@ -24,6 +24,7 @@
 namespace ckpt::detail {
 
 class Catalog;
+class NonblockingProtocol;
 class LocalLevel;
 struct GlobalVersion;
 struct RankChain;
@@ -83,8 +84,30 @@ public:
   /// The address of [offset, offset + bytes) of protected region `id` in
   /// this process; null when the region is not protected or is too small.
   [[nodiscard]] void *region_address(int id, std::size_t offset, std::size_t bytes);
-  /// Collective. True when the checkpoint signal reached any rank.
+  /// Collective (protocol = blocking). True when a checkpoint was requested
+  /// on any rank (signal, request_checkpoint(), rank 0's timer).
   bool need_checkpoint();
+  /// A checkpoint site (checkpoint_site.cpp). protocol = blocking:
+  /// collective, need_checkpoint() then checkpoint(). protocol = nonblocking:
+  /// local, takes this rank's local checkpoint when one is due. True when
+  /// this rank checkpointed here.
+  bool site(std::int64_t step);
+  /// Asks for a checkpoint from this rank alone (taken at the next sites).
+  void request_checkpoint() noexcept;
+
+  // For NonblockingProtocol (checkpoint_site.cpp).
+  [[nodiscard]] std::int64_t next_version() const noexcept { return m_next_version; }
+  /// Version `used` is taken: the next one is after it.
+  void advance_version(std::int64_t used) noexcept;
+  /// Rank 0 committed `version` as a base from every rank's local files: the
+  /// next blocking checkpoint cannot be a delta of it (no block hashes here).
+  void note_external_commit(std::int64_t version) noexcept;
+  void note_signal_request() noexcept { m_signal_requested = true; }
+  std::map<int, Region> &protected_regions() noexcept { return m_regions.all(); }
+  /// The effective configuration as written into a checkpoint file's header.
+  [[nodiscard]] std::string header_config() const;
+  /// Rank 0: hwloc summary of its node (computed once).
+  const std::string &topology();
   [[nodiscard]] bool should_exit() const noexcept { return m_should_exit; }
   /// Collective. Releases the restart source and the communicator.
   void finalize();
@@ -95,6 +118,9 @@ public:
   [[nodiscard]] int size() const noexcept { return m_size; }
 
 private:
+  void start_requests();
+  /// Consumes this rank's request (API call, rank 0's timer) in blocking mode.
+  bool local_request_due() noexcept;
   // The phases of checkpoint() (runtime_checkpoint.cpp).
   void check_can_checkpoint() const;
   VersionPlan plan_version(std::int64_t version, std::int64_t step);
@@ -186,6 +212,10 @@ private:
   DirectoryLock m_lock;           // rank 0: held until finalize()
   std::string m_read_only_why;    // empty: checkpoints can be written
   bool m_had_checkpoints = false; // a committed version existed at start
+  // Checkpoint requests (protocol = blocking; the nonblocking protocol has its own).
+  bool m_local_request = false;
+  double m_next_timer = 0; // rank 0: when checkpoint_interval requests next (0: off)
+  std::unique_ptr<NonblockingProtocol> m_nonblocking; // protocol = nonblocking
 };
 
 } // namespace ckpt::detail

@@ -14,6 +14,8 @@
 // ranks enter the next one.
 #include "runtime.hpp"
 
+#include "nonblocking_protocol.hpp"
+
 #include "block_hasher.hpp"
 #include "chain_restore.hpp"
 #include "catalog.hpp"
@@ -77,6 +79,7 @@ CheckpointStats Runtime::checkpoint(std::int64_t step) {
   check_can_checkpoint();
   const MPI_Comm comm = m_comm.get();
   const double t0 = MPI_Wtime();
+  if (m_nonblocking) m_nonblocking->quiesce();
   end_restart();
   for_participants(comm, [&](CheckpointParticipant &p) { p.before_checkpoint(*this); });
   const std::int64_t version = m_next_version++;
@@ -279,9 +282,7 @@ FileHeader Runtime::file_header(const VersionPlan &plan) {
     broadcast(m_comm.get(), m_topology, 0);
   }
   header.topology = m_topology;
-  for (const auto &[key, entry] : m_config.entries())
-    header.config += key + "=" + entry.value + "\n";
-  header.config += "dirty_tracking_mechanism=" + m_tracking.mechanism() + "\n";
+  header.config = header_config();
   return header;
 }
 

@@ -14,6 +14,7 @@
 //                 candidate
 //   6. restored   participants (the PMPI layer) are told, collectively
 #include "runtime.hpp"
+#include "nonblocking_protocol.hpp"
 
 #include "catalog.hpp"
 #include "chain_loader.hpp"
@@ -287,6 +288,7 @@ void Runtime::rebuild_from_partners(std::int64_t version,
 
 CheckpointId Runtime::restart() {
   RuntimeScope scope;
+  if (m_nonblocking) m_nonblocking->quiesce();
   end_restart();
   const double t0 = MPI_Wtime();
   collect_flush(true);

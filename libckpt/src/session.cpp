@@ -103,6 +103,8 @@ std::optional<std::size_t> Session::restored_count(int id) const {
   return live(m_runtime, "restored_count").restored_count(id);
 }
 bool Session::need_checkpoint() { return live(m_runtime, "need_checkpoint").need_checkpoint(); }
+bool Session::site(std::int64_t step) { return live(m_runtime, "site").site(step); }
+void Session::request_checkpoint() { live(m_runtime, "request_checkpoint").request_checkpoint(); }
 bool Session::should_exit() const { return live(m_runtime, "should_exit").should_exit(); }
 
 void Session::finalize() {

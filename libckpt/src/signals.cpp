@@ -37,6 +37,8 @@ void SignalWatch::install(int signal) {
   g_received = 0;
 }
 
+bool SignalWatch::pending() noexcept { return g_received != 0; }
+
 bool SignalWatch::consume() noexcept {
   if (!g_received) return false;
   g_received = 0;

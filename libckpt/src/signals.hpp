@@ -11,6 +11,8 @@ public:
   void install(int signal);
   /// True once per received signal burst; clears the flag.
   bool consume() noexcept;
+  /// True when a signal arrived and was not consumed yet (one load).
+  static bool pending() noexcept;
 
 private:
   int m_signal = 0;

@@ -143,6 +143,21 @@ int ckpt_restart_region_count(int id, size_t *count);
  * since the last checkpoint: call it at each point where a checkpoint could
  * be taken, and checkpoint when it says so. */
 int ckpt_need_checkpoint(int *flag);
+/* A checkpoint site: call it once per iteration of the main loop, on every
+ * rank, with the step just finished. With protocol = blocking (the default)
+ * it is collective: ckpt_need_checkpoint, then ckpt_checkpoint(step) when a
+ * checkpoint was requested. With protocol = nonblocking it is local and costs
+ * a few nanoseconds when nothing is pending: a requested checkpoint is taken
+ * by each rank at its own site (its local copy), without waiting for the
+ * others; rank 0 commits it later (docs/PROTOCOL.md, section 8). *taken (may
+ * be NULL) becomes 1 when this rank checkpointed at this site. Returns
+ * CKPT_ERR_STATE once, at a later site, when a nonblocking checkpoint failed
+ * on some rank (the message names the rank and the cause). */
+int ckpt_site(int64_t step, int *taken);
+/* Ask for a checkpoint from this rank alone (local, not collective): it is
+ * taken at the next checkpoint sites of every rank. The timer (key
+ * checkpoint_interval) and the signal (key signal) request the same way. */
+int ckpt_request_checkpoint(void);
 /* *flag becomes 1 after a checkpoint that a signal requested, when the
  * configuration asks the run to stop then (key "exit_on_signal", default
  * true). The application should then finalize and exit with

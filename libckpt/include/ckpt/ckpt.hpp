@@ -150,6 +150,11 @@ public:
   std::optional<std::size_t> restored_count(int id) const;
   /// Collective. True on every rank when a checkpoint signal reached any rank.
   bool need_checkpoint();
+  /// A checkpoint site (see ckpt_site in ckpt.h): collective in blocking
+  /// mode, local in nonblocking mode. True when this rank checkpointed here.
+  bool site(std::int64_t step);
+  /// Asks for a checkpoint from this rank alone.
+  void request_checkpoint();
   /// True after a signal-requested checkpoint when the run should stop and
   /// exit with CKPT_EXIT_REQUEUE.
   bool should_exit() const;
