@@ -11,6 +11,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev libgtest-dev libhwloc-dev libxxhash-dev
+  python3-numpy python3-mpi4py python3-h5py python3-xxhash
 )
 if [[ ${1:-} == --ci ]]; then
   packages+=(clang-14 clang-format-14 clang-tidy-14 libclang-rt-14-dev)

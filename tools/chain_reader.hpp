@@ -50,6 +50,10 @@ public:
   [[nodiscard]] std::uint64_t block_size() const noexcept { return m_model->block_size(); }
   /// The regions of the version (rows of the newest file's /index, in file order).
   [[nodiscard]] const std::vector<detail::IndexRow> &regions() const { return m_model->regions(); }
+  /// The pieces of the version's global regions (newest /pieces).
+  [[nodiscard]] const std::vector<detail::PieceRow> &pieces() const {
+    return m_model->newest().pieces;
+  }
   [[nodiscard]] std::size_t file_count() const noexcept { return m_model->files().size(); }
   [[nodiscard]] const std::string &file_path(std::size_t fi) const {
     return m_model->files()[fi].path;

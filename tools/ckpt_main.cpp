@@ -19,6 +19,7 @@ const std::vector<Subcommand> &subcommands() {
       {"list", "versions in a checkpoint directory and their state", run_list},
       {"inspect", "header, topology, regions per rank and hashes of one version", run_inspect},
       {"verify", "recompute and compare every block hash (exit 1 on damage)", run_verify},
+      {"extract", "one region of a version as a typed HDF5 dataset or .npy file", run_extract},
       {"merge", "fold the delta chain of a version into a new base version", run_merge},
       {"prune", "delete old versions, keeping the N newest and their chains", run_prune},
       {"stats", "bytes, dirty ratio, time and bandwidth of every checkpoint", run_stats},

@@ -316,16 +316,7 @@ int run_inspect(const Arguments &args) {
   cli.set_operands({"VERSION"});
   if (!cli.parse(args)) return k_exit_ok;
   const detail::Catalog catalog = open_catalog(resolve_location(cli));
-  std::int64_t version = 0;
-  if (!cli.operands().empty()) {
-    version = parse_version(cli.operands()[0]);
-    require_version(catalog, version);
-  } else if (auto newest = catalog.newest_committed()) {
-    version = *newest;
-  } else {
-    throw damage_found("no committed version in " + catalog.dir() + " (versions: " +
-                       describe_versions(catalog) + "); name one to inspect it anyway");
-  }
+  const std::int64_t version = chosen_version(cli, catalog, "; name one to inspect it anyway");
   MpiScope mpi;
   const Inspection in = inspect(catalog, version);
   int only_rank = -1;

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "commit_record.hpp"
 #include "fs.hpp"
+#include "global_storage.hpp"
 #include "json_writer.hpp"
 #include "text_format.hpp"
 #include "tool_cli.hpp"
@@ -53,7 +54,9 @@ MergeResult merge(const detail::Catalog &catalog, const detail::CommitRecord &re
     row.nstored = row.nblocks;
     row.data_bytes = row.bytes;
   }
-  const detail::CheckpointFile::Sizes sizes = detail::assign_offsets(rows);
+  // Global regions keep their pieces, their block stores and their views.
+  const std::vector<detail::PieceRow> &pieces = reader.pieces();
+  const detail::CheckpointFile::Sizes sizes = detail::assign_offsets(rows, pieces);
 
   const std::int64_t version = catalog.max_version() + 1;
   const std::string name = detail::data_file_name(catalog.prefix(), version);
@@ -83,6 +86,7 @@ MergeResult merge(const detail::Catalog &catalog, const detail::CommitRecord &re
       created = true;
       detail::reserve_file_space(path, file.allocated_bytes());
       file.write_index(rows, true);
+      file.write_pieces(pieces, true);
     } catch (const Error &e) {
       throw bad_input("cannot write " + path + ": " + one_line(e.what()));
     }
@@ -107,7 +111,10 @@ MergeResult merge(const detail::Catalog &catalog, const detail::CommitRecord &re
           op.memory = buffer.data() + at;
           op.bytes = std::min(k_max_write, row.bytes - at);
           op.file_offset = row.data_offset + at;
-          file.write_data(op);
+          if (detail::is_global_row(pieces, row))
+            file.write_store(row.region_id, op);
+          else
+            file.write_data(op);
         }
       } catch (const Error &e) {
         throw bad_input("cannot write " + path + ": " + one_line(e.what()));
@@ -117,6 +124,12 @@ MergeResult merge(const detail::Catalog &catalog, const detail::CommitRecord &re
     }
     try {
       file.close();
+      std::vector<std::uint64_t> all_stored;
+      for (const detail::IndexRow &row : rows)
+        for (std::uint64_t b = 0; b < row.nblocks; ++b)
+          all_stored.push_back(b);
+      detail::add_region_views(path, {detail::ViewFile{name, rows, all_stored, pieces}},
+                               reader.block_size());
       detail::fsync_file(path);
     } catch (const Error &e) {
       throw bad_input("cannot write " + path + ": " + one_line(e.what()));

@@ -15,6 +15,7 @@ int run_list(const Arguments &args);
 int run_inspect(const Arguments &args);
 int run_verify(const Arguments &args);
 int run_merge(const Arguments &args);
+int run_extract(const Arguments &args);
 int run_prune(const Arguments &args);
 int run_stats(const Arguments &args);
 int run_config(const Arguments &args);

@@ -246,6 +246,18 @@ std::int64_t parse_version(const std::string &text) {
   return v;
 }
 
+std::int64_t chosen_version(const CommandLine &cli, const detail::Catalog &catalog,
+                            const std::string &hint) {
+  if (!cli.operands().empty()) {
+    const std::int64_t version = parse_version(cli.operands()[0]);
+    require_version(catalog, version);
+    return version;
+  }
+  if (auto newest = catalog.newest_committed()) return *newest;
+  throw damage_found("no committed version in " + catalog.dir() +
+                     " (versions: " + describe_versions(catalog) + ")" + hint);
+}
+
 std::string describe_versions(const detail::Catalog &catalog) {
   std::string out;
   std::int64_t first = 0, last = 0;

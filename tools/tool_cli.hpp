@@ -118,6 +118,11 @@ detail::DirectoryLock lock_directory(const Location &location, const std::string
 std::int64_t parse_version(const std::string &text);
 /// The catalog entry of `version`; bad_input naming the versions present.
 const detail::VersionEntry &require_version(const detail::Catalog &catalog, std::int64_t version);
+/// The version a command works on: the VERSION operand when given (it must
+/// exist), else the newest committed one; damage_found when there is none
+/// (`hint` is appended to that message, e.g. "; name one to inspect it").
+std::int64_t chosen_version(const CommandLine &cli, const detail::Catalog &catalog,
+                            const std::string &hint = {});
 /// "1-4, 7, 9" for the versions of the catalog.
 std::string describe_versions(const detail::Catalog &catalog);
 /// "base" or "delta of base N".

@@ -355,8 +355,20 @@ int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &s
   const HaloExchange exchange_halos(dec);
   std::int64_t step = 0;
 
+  // The checkpoint holds the interior of every block as one piece of the
+  // global ny x nx grid: a job on another number of ranks restarts from it.
+  const Block &b = dec.block();
+  std::vector<double> interior(static_cast<std::size_t>(b.rows) * static_cast<std::size_t>(b.cols));
+  auto pack = [&] {
+    for (int r = 0; r < b.rows; ++r)
+      std::copy_n(&cur.at(r, 0), b.cols, interior.begin() + std::ptrdiff_t{r} * b.cols);
+  };
+  pack();
   opts.run.open(session);
-  session->protect(0, "temperature", cur.storage());
+  session->protect_global(0, "temperature", interior.data(),
+                          {static_cast<std::size_t>(opts.ny), static_cast<std::size_t>(opts.nx)},
+                          {static_cast<std::size_t>(b.row0), static_cast<std::size_t>(b.col0)},
+                          {static_cast<std::size_t>(b.rows), static_cast<std::size_t>(b.cols)});
   session->protect(1, "step", &step, 1);
 
   if (rank == 0) {
@@ -367,6 +379,8 @@ int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &s
     std::fflush(stdout);
   }
   restart_if_asked(*session, opts.run, step, rank);
+  for (int r = 0; r < b.rows; ++r)
+    std::copy_n(interior.begin() + std::ptrdiff_t{r} * b.cols, b.cols, &cur.at(r, 0));
 
   while (step < opts.run.steps) {
     pace(opts.run);
@@ -374,7 +388,7 @@ int run(const Options &opts, int rank, int size, std::optional<ckpt::Session> &s
     jacobi_step(cur, next);
     std::swap(cur, next);
     ++step;
-    session->protect(0, "temperature", cur.storage()); // same size: moves the pointer
+    pack();
     if (checkpoint_after_step(*session, opts.run, step, rank)) return CKPT_EXIT_REQUEUE;
   }
 

@@ -37,6 +37,16 @@ module ckpt_mod
       type(c_ptr), value :: ptr
       integer(c_size_t), value :: count
     end function
+    ! A piece of a global array; dims in C order (slowest first): reverse a
+    ! Fortran array's shape, e.g. global_dims = [ny, nx] for grid(nx, ny).
+    integer(c_int) function ckpt_protect_global(id, name, ptr, type, ndims, global_dims, &
+                                                offset, local_dims) bind(C, name="ckpt_protect_global")
+      import :: c_int, c_char, c_ptr, c_size_t
+      integer(c_int), value :: id, type, ndims
+      character(kind=c_char), dimension(*) :: name
+      type(c_ptr), value :: ptr
+      integer(c_size_t), dimension(*), intent(in) :: global_dims, offset, local_dims
+    end function
     integer(c_int) function ckpt_unprotect(id) bind(C, name="ckpt_unprotect")
       import :: c_int
       integer(c_int), value :: id

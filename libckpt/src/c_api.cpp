@@ -106,6 +106,26 @@ int ckpt_protect_bytes(int id, const char *name, void *ptr, size_t count, size_t
   });
 }
 
+int ckpt_protect_global(int id, const char *name, void *ptr, ckpt_type type, int ndims,
+                        const size_t *global_dims, const size_t *offset, const size_t *local_dims) {
+  std::underlying_type_t<ckpt_type> raw{};
+  std::memcpy(&raw, &type, sizeof raw);
+  return guarded("ckpt_protect_global", [&] {
+    Runtime &rt = runtime("ckpt_protect_global");
+    const std::string context =
+        "ckpt_protect_global: region " + std::to_string(id) + " '" + (name ? name : "") + "'";
+    if (id < 0) throw ArgumentError(context + ": the id is negative");
+    if (ndims < 1 || ndims > k_max_global_dims || !global_dims || !offset || !local_dims)
+      throw ArgumentError(context + ": needs 1 to 3 dimensions and three dimension arrays");
+    const ckpt_type checked = type_from_integer(static_cast<int>(raw), context);
+    const auto n = static_cast<std::size_t>(ndims);
+    rt.protect_global(id, name ? name : "", ptr, checked,
+                      std::vector<std::uint64_t>(global_dims, global_dims + n),
+                      std::vector<std::uint64_t>(offset, offset + n),
+                      std::vector<std::uint64_t>(local_dims, local_dims + n));
+  });
+}
+
 int ckpt_unprotect(int id) {
   return guarded("ckpt_unprotect", [&] { runtime("ckpt_unprotect").unprotect(id); });
 }

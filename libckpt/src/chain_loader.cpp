@@ -3,6 +3,7 @@
 #include "checkpoint_file.hpp"
 #include "error.hpp"
 #include "posix_file.hpp"
+#include "region.hpp"
 
 namespace ckpt::detail {
 
@@ -25,6 +26,13 @@ ChainFileMeta read_file_meta(const std::string &path, bool with_hashes) {
   meta.rows = file.read_index();
   meta.stored = file.read_u64("stored_blocks", 0, s.stored, true);
   if (with_hashes) meta.hashes = file.read_u64("hashes", 0, s.hashes, true);
+  meta.pieces = file.read_pieces(limit / sizeof(PieceRow));
+  for (const PieceRow &p : meta.pieces)
+    if (!meta.stores.count(p.region_id))
+      meta.stores[p.region_id] =
+          file.store_extent(p.name, p.type >= CKPT_CHAR && p.type <= CKPT_DOUBLE
+                                        ? type_size(static_cast<ckpt_type>(p.type))
+                                        : 1);
   file.close();
   return meta;
 }

@@ -3,6 +3,7 @@
 #include "block_hasher.hpp"
 #include "byte_stream.hpp"
 #include "error.hpp"
+#include "region.hpp"
 
 #include <ckpt/ckpt.h>
 
@@ -39,8 +40,49 @@ ChainModel::ChainModel(std::vector<CommitRecord> records, std::vector<ChainFileM
   m_by_region.resize(m_files.size());
   for (std::size_t fi = 0; fi < m_files.size(); ++fi) {
     check_file(fi);
+    check_pieces(fi);
     check_rows(fi);
+    check_piece_rows(fi);
   }
+}
+
+void ChainModel::check_piece_rows(std::size_t fi) const {
+  const ChainFileMeta &f = m_files[fi];
+  for (const PieceRow &p : f.pieces) {
+    const auto it = m_by_region[fi].find({p.rank, p.region_id});
+    const IndexRow *row = it == m_by_region[fi].end() ? nullptr : &f.rows[it->second];
+    if (!row || row->type != p.type || row->count != p.box().count() ||
+        std::strncmp(row->name, p.name, sizeof p.name) != 0)
+      throw FormatError(file_label(f) + " /pieces: the piece of rank " + std::to_string(p.rank) +
+                        " region " + std::to_string(p.region_id) + " " + p.box().text() +
+                        " has no /index row of that name, type and element count");
+  }
+}
+
+void ChainModel::check_pieces(std::size_t fi) {
+  const ChainFileMeta &f = m_files[fi];
+  if (f.header.format_version < 2 && !f.pieces.empty())
+    throw FormatError(file_label(f) + " has format_version 1 but a /pieces table");
+  const std::string where = file_label(f) + " /pieces";
+  check_tiling(f.pieces, f.header.nranks, where);
+  m_global.resize(m_files.size());
+  for (const PieceRow &p : f.pieces) {
+    m_global[fi].emplace(p.rank, p.region_id);
+    const auto store = f.stores.find(p.region_id);
+    if (store == f.stores.end() ||
+        store->second.first > f.file_bytes - std::min(f.file_bytes, store->second.second))
+      throw FormatError(where + ": the block store of global region " +
+                        std::to_string(p.region_id) + " is missing or beyond the file's end");
+  }
+}
+
+bool ChainModel::is_global(std::size_t fi, const IndexRow &row) const {
+  return fi < m_global.size() && m_global[fi].count({row.rank, row.region_id}) > 0;
+}
+
+std::uint64_t ChainModel::data_position(std::size_t fi, const IndexRow &row) const {
+  const ChainFileMeta &f = m_files[fi];
+  return (is_global(fi, row) ? f.stores.at(row.region_id).first : f.data_address) + row.data_offset;
 }
 
 void ChainModel::check_file(std::size_t fi) const {
@@ -94,6 +136,7 @@ void ChainModel::check_rows(std::size_t fi) {
   const std::uint64_t bs = f.header.block_size;
   const std::int32_t nranks = f.header.nranks;
   std::uint64_t hashes = 0, stored = 0, data = 0;
+  std::map<int, std::uint64_t> store_data; // bytes so far per block store
   std::int32_t last_rank = 0;
   for (std::size_t i = 0; i < f.rows.size(); ++i) {
     const IndexRow &row = f.rows[i];
@@ -115,12 +158,17 @@ void ChainModel::check_rows(std::size_t fi) {
                         ", element " + std::to_string(row.elem_size) + " bytes, " +
                         std::to_string(row.nblocks) + " blocks, " + std::to_string(row.nstored) +
                         " stored)");
-    if (row.hash_offset != hashes || row.stored_offset != stored || row.data_offset != data)
+    const bool global = is_global(fi, row);
+    std::uint64_t &in = global ? store_data[row.region_id] : data;
+    if (row.hash_offset != hashes || row.stored_offset != stored || row.data_offset != in)
       throw FormatError(where + " has offsets that do not follow the previous rows");
     hashes += row.nblocks;
     stored += row.nstored;
-    data += row.data_bytes;
-    if (hashes > f.sizes.hashes || stored > f.sizes.stored || data > f.sizes.data)
+    in += row.data_bytes;
+    if (hashes > f.sizes.hashes || stored > f.sizes.stored || data > f.sizes.data ||
+        (global && (in > f.stores.at(row.region_id).second ||
+                    row.elem_size != type_size(static_cast<ckpt_type>(row.type)) ||
+                    f.header.block_size % row.elem_size != 0)))
       throw FormatError(where + " reaches beyond the end of the datasets");
     if (!m_by_region[fi].emplace(std::make_pair(row.rank, row.region_id), i).second)
       throw FormatError(where + " repeats a region");
@@ -153,6 +201,11 @@ void ChainModel::check_rows(std::size_t fi) {
         " stored of " + std::to_string(written) + " bytes; record: " + std::to_string(rec.blocks) +
         " of " + std::to_string(rec.state_bytes) + ", " + std::to_string(rec.dirty_blocks) +
         " of " + std::to_string(rec.written_bytes) + ")");
+  for (const auto &[id, extent] : f.stores)
+    if (store_data[id] != extent.second)
+      throw FormatError(f.path + ": /index describes " + std::to_string(store_data[id]) +
+                        " bytes of global region " + std::to_string(id) +
+                        "; its block store holds " + std::to_string(extent.second));
   if (hashes != f.sizes.hashes || stored != f.sizes.stored || data != f.sizes.data)
     throw FormatError(f.path + ": /index describes " + std::to_string(hashes) + " hashes, " +
                       std::to_string(stored) + " stored blocks and " + std::to_string(data) +
@@ -196,8 +249,107 @@ RankChain ChainModel::rank_view(std::int32_t rank) const {
     region.hashes.assign(h, h + static_cast<std::ptrdiff_t>(row.nblocks));
     for (std::size_t fi = 0; fi < m_files.size(); ++fi)
       if (const IndexRow *r = applicable_row(fi, row); r && r->nstored > 0)
-        region.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi), r->data_offset,
-                                                stored_blocks(fi, *r)});
+        region.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi),
+                                                data_position(fi, *r), stored_blocks(fi, *r)});
+  }
+  return view;
+}
+
+RankRegion slice_blocks(const RankRegion &region, std::uint64_t b0, std::uint64_t b1,
+                        std::uint64_t block_size) {
+  RankRegion out;
+  out.row = region.row;
+  const std::uint64_t end = std::min(b1 * block_size, region.row.bytes);
+  out.row.bytes = end - b0 * block_size;
+  out.row.count = out.row.bytes / out.row.elem_size;
+  out.row.nblocks = b1 - b0;
+  out.hashes.assign(region.hashes.begin() + static_cast<std::ptrdiff_t>(b0),
+                    region.hashes.begin() + static_cast<std::ptrdiff_t>(b1));
+  for (const RankRegion::Part &part : region.parts) {
+    const auto first = std::lower_bound(part.stored.begin(), part.stored.end(), b0);
+    const auto last = std::lower_bound(part.stored.begin(), part.stored.end(), b1);
+    if (first == last) continue;
+    RankRegion::Part p;
+    p.file = part.file;
+    // Every stored block before b0 is a whole block (only the last is short).
+    p.data_offset =
+        part.data_offset + static_cast<std::uint64_t>(first - part.stored.begin()) * block_size;
+    for (auto it = first; it != last; ++it)
+      p.stored.push_back(*it - b0);
+    out.parts.push_back(std::move(p));
+  }
+  return out;
+}
+
+RankChain ChainModel::job_view(std::int32_t rank, std::int32_t job_ranks,
+                               const std::vector<PieceRow> &pieces) const {
+  const bool same_ranks = job_ranks == nranks();
+  RankChain view = rank_view(same_ranks ? rank : 0);
+  view.rank = rank;
+  const std::uint64_t bs = block_size();
+  const ChainFileMeta &f = newest();
+  std::map<int, std::vector<const PieceRow *>> old_pieces;
+  for (const PieceRow &p : f.pieces) {
+    old_pieces[p.region_id].push_back(&p);
+    if (p.rank == 0) view.globals[p.region_id] = p;
+    if (same_ranks && p.rank == rank) view.own_boxes[p.region_id] = p.box();
+  }
+  // Per-rank regions on another number of ranks: rank 0's, when every old
+  // rank had them with the same layout and the same block hashes.
+  if (!same_ranks) {
+    for (auto it = view.regions.begin(); it != view.regions.end();) {
+      const RankRegion &r0 = it->second;
+      std::string why;
+      if (old_pieces.count(it->first)) {
+        it = view.regions.erase(it);
+        continue;
+      }
+      for (std::int32_t q = 1; q < nranks() && why.empty(); ++q) {
+        const auto at = m_by_region.back().find({q, it->first});
+        if (at == m_by_region.back().end()) {
+          why = "rank " + std::to_string(q) + " did not have it";
+          continue;
+        }
+        const IndexRow &row = f.rows[at->second];
+        if (!same_layout(row, r0.row) ||
+            !std::equal(r0.hashes.begin(), r0.hashes.end(),
+                        f.hashes.begin() + static_cast<std::ptrdiff_t>(row.hash_offset)))
+          why = "rank " + std::to_string(q) + " had other contents than rank 0";
+      }
+      if (why.empty()) {
+        ++it;
+      } else {
+        view.unshared[it->first] = why;
+        it = view.regions.erase(it);
+      }
+    }
+  }
+  // Global regions: restored directly when the piece did not move, else
+  // from the blocks of every old piece that overlaps the new one.
+  for (const PieceRow &mine : pieces) {
+    const auto at = old_pieces.find(mine.region_id);
+    if (at == old_pieces.end()) continue;
+    const auto own = view.own_boxes.find(mine.region_id);
+    if (own != view.own_boxes.end() && own->second == mine.box()) continue;
+    view.regions.erase(mine.region_id);
+    auto &sources = view.sources[mine.region_id];
+    for (const PieceRow *old : at->second) {
+      const Box common = intersect(old->box(), mine.box());
+      if (old->ndims != mine.ndims || common.empty()) continue;
+      const IndexRow &row = f.rows[m_by_region.back().at({old->rank, old->region_id})];
+      RankRegion full;
+      full.row = row;
+      const auto h = f.hashes.begin() + static_cast<std::ptrdiff_t>(row.hash_offset);
+      full.hashes.assign(h, h + static_cast<std::ptrdiff_t>(row.nblocks));
+      for (std::size_t fi = 0; fi < m_files.size(); ++fi)
+        if (const IndexRow *r = applicable_row(fi, row); r && r->nstored > 0)
+          full.parts.push_back(RankRegion::Part{static_cast<std::uint32_t>(fi),
+                                                data_position(fi, *r), stored_blocks(fi, *r)});
+      const auto [first, last] = linear_range(old->box(), common);
+      const std::uint64_t b0 = first * row.elem_size / bs;
+      const std::uint64_t b1 = ((last + 1) * row.elem_size + bs - 1) / bs;
+      sources.push_back(PieceSource{old->box(), b0, row.elem_size, slice_blocks(full, b0, b1, bs)});
+    }
   }
   return view;
 }
@@ -223,8 +375,7 @@ std::string RankChain::serialize() const {
     w.put(f.data_bytes);
     w.put(f.written_bytes);
   }
-  w.put<std::uint64_t>(regions.size());
-  for (const auto &[id, r] : regions) {
+  auto put_region = [&](const RankRegion &r) {
     w.put(r.row);
     w.put_u64s(r.hashes);
     w.put<std::uint64_t>(r.parts.size());
@@ -233,6 +384,33 @@ std::string RankChain::serialize() const {
       w.put(p.data_offset);
       w.put_u64s(p.stored);
     }
+  };
+  w.put<std::uint64_t>(regions.size());
+  for (const auto &[id, r] : regions)
+    put_region(r);
+  w.put<std::uint64_t>(globals.size());
+  for (const auto &[id, p] : globals)
+    w.put(p);
+  w.put<std::uint64_t>(own_boxes.size());
+  for (const auto &[id, b] : own_boxes) {
+    w.put(id);
+    w.put(b);
+  }
+  w.put<std::uint64_t>(sources.size());
+  for (const auto &[id, list] : sources) {
+    w.put(id);
+    w.put<std::uint64_t>(list.size());
+    for (const PieceSource &src : list) {
+      w.put(src.box);
+      w.put(src.first_block);
+      w.put(src.elem_size);
+      put_region(src.slice);
+    }
+  }
+  w.put<std::uint64_t>(unshared.size());
+  for (const auto &[id, why] : unshared) {
+    w.put(id);
+    w.put_string(why);
   }
   return w.take();
 }
@@ -261,14 +439,13 @@ RankChain RankChain::deserialize(const std::string &bytes, const std::string &or
       in.fail("data beyond the end of " + f.path);
     c.files.push_back(std::move(f));
   }
-  const std::uint64_t nregions = in.count(sizeof(IndexRow));
-  for (std::uint64_t i = 0; i < nregions; ++i) {
+  auto get_region = [&] {
     RankRegion r;
     r.row = in.get<IndexRow>();
     r.row.name[sizeof r.row.name - 1] = '\0';
     r.hashes = in.get_u64s();
-    if (r.row.rank != c.rank || r.row.nblocks != block_count(r.row.bytes, c.block_size) ||
-        r.hashes.size() != r.row.nblocks)
+    if (r.row.rank < 0 || r.row.rank >= c.nranks || r.row.elem_size == 0 ||
+        r.row.nblocks != block_count(r.row.bytes, c.block_size) || r.hashes.size() != r.row.nblocks)
       in.fail(region_text(r.row) + " has inconsistent sizes");
     const std::uint64_t nparts = in.count(1);
     std::uint32_t last_file = 0;
@@ -288,15 +465,58 @@ RankChain RankChain::deserialize(const std::string &bytes, const std::string &or
       }
       const File &f = c.files[p.file];
       const std::uint64_t span = p.stored.empty() ? 0 : p.stored.size() * c.block_size;
-      if (p.data_offset > f.data_bytes ||
-          (span > f.data_bytes - p.data_offset &&
+      if (p.data_offset > f.file_bytes ||
+          (span > f.file_bytes - p.data_offset &&
            (p.stored.size() - 1) * c.block_size +
                    block_bytes(r.row.bytes, c.block_size, p.stored.back()) >
-               f.data_bytes - p.data_offset))
-        in.fail(region_text(r.row) + " reads beyond /data of " + f.path);
+               f.file_bytes - p.data_offset))
+        in.fail(region_text(r.row) + " reads beyond the end of " + f.path);
       r.parts.push_back(std::move(p));
     }
+    return r;
+  };
+  const std::uint64_t nregions = in.count(sizeof(IndexRow));
+  for (std::uint64_t i = 0; i < nregions; ++i) {
+    RankRegion r = get_region();
     if (!c.regions.emplace(r.row.region_id, std::move(r)).second) in.fail("a region repeats");
+  }
+  auto get_box = [&] {
+    const Box b = in.get<Box>();
+    if (b.ndims < 1 || b.ndims > k_max_global_dims) in.fail("a bad box");
+    return b;
+  };
+  const std::uint64_t nglobals = in.count(sizeof(PieceRow));
+  for (std::uint64_t i = 0; i < nglobals; ++i) {
+    PieceRow p = in.get<PieceRow>();
+    p.name[sizeof p.name - 1] = '\0';
+    if (p.ndims < 1 || p.ndims > k_max_global_dims) in.fail("a bad global region");
+    c.globals[p.region_id] = p;
+  }
+  const std::uint64_t nboxes = in.count(sizeof(Box));
+  for (std::uint64_t i = 0; i < nboxes; ++i) {
+    const int id = in.get<int>();
+    c.own_boxes[id] = get_box();
+  }
+  const std::uint64_t nsources = in.count(sizeof(int));
+  for (std::uint64_t i = 0; i < nsources; ++i) {
+    const int id = in.get<int>();
+    const std::uint64_t n = in.count(sizeof(Box));
+    auto &list = c.sources[id];
+    for (std::uint64_t k = 0; k < n; ++k) {
+      PieceSource src;
+      src.box = get_box();
+      src.first_block = in.get<std::uint64_t>();
+      src.elem_size = in.get<std::uint64_t>();
+      src.slice = get_region();
+      if (src.elem_size == 0 || src.slice.row.elem_size != src.elem_size)
+        in.fail("a bad piece source");
+      list.push_back(std::move(src));
+    }
+  }
+  const std::uint64_t nunshared = in.count(sizeof(int));
+  for (std::uint64_t i = 0; i < nunshared; ++i) {
+    const int id = in.get<int>();
+    c.unshared[id] = in.get_string();
   }
   if (!in.done()) in.fail("trailing bytes");
   return c;
@@ -410,7 +630,7 @@ std::vector<ReadChunk> plan_reads(const RankChain &chain, const std::vector<int>
   }
   std::vector<ReadChunk> out;
   for (std::uint32_t fi = 0; fi < chain.files.size(); ++fi) {
-    ChunkBuilder builder(fi, chain.files[fi].data_address, options, out);
+    ChunkBuilder builder(fi, 0, options, out); // parts hold absolute offsets
     for (std::size_t ri = 0; ri < wanted.size(); ++ri) {
       const RankRegion &r = *wanted[ri];
       const auto part = std::find_if(r.parts.begin(), r.parts.end(),

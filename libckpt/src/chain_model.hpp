@@ -16,9 +16,11 @@
 
 #include "checkpoint_layout.hpp"
 #include "commit_record.hpp"
+#include "global_region.hpp"
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +38,10 @@ struct ChainFileMeta {
   std::vector<IndexRow> rows;        // all of /index
   std::vector<std::uint64_t> stored; // all of /stored_blocks
   std::vector<std::uint64_t> hashes; // all of /hashes (newest file only; empty otherwise)
+  std::vector<PieceRow> pieces;      // all of /pieces (format 2; empty for format 1)
+  /// Block stores of the global regions of `pieces`: region id -> (byte
+  /// offset in the file, bytes).
+  std::map<int, std::pair<std::uint64_t, std::uint64_t>> stores;
 };
 
 /// One region of one rank, as the chain restores it.
@@ -43,13 +49,28 @@ struct RankRegion {
   /// The blocks one file of the chain stores for this region.
   struct Part {
     std::uint32_t file = 0;        // index in RankChain::files
-    std::uint64_t data_offset = 0; // first byte of the region's blocks in /data
+    std::uint64_t data_offset = 0; // first byte of the region's blocks in the file (absolute)
     std::vector<std::uint64_t> stored;
   };
   IndexRow row;                      // the newest file's row
   std::vector<std::uint64_t> hashes; // the newest file's hash of every block
   std::vector<Part> parts;           // files whose row applies, oldest first
 };
+
+/// Blocks [first_block, first_block + slice.row.nblocks) of an old rank's
+/// piece of a global region (`slice` renumbers them from 0): what a rank of
+/// a job with another decomposition reads to fill its own piece.
+struct PieceSource {
+  Box box;                       // the old piece, in the global array
+  std::uint64_t first_block = 0; // of the old piece
+  std::uint64_t elem_size = 1;
+  RankRegion slice;
+};
+
+/// The blocks [b0, b1) of `region`, renumbered from 0 (the last one is
+/// short only when b1 is the region's last block).
+RankRegion slice_blocks(const RankRegion &region, std::uint64_t b0, std::uint64_t b1,
+                        std::uint64_t block_size);
 
 /// A rank's share of a validated chain.
 struct RankChain {
@@ -69,6 +90,16 @@ struct RankChain {
   std::int32_t nranks = 0;
   std::vector<File> files; // base first
   std::map<int, RankRegion> regions;
+  /// Global regions of the version (docs/FORMAT.md 2.5): the global shape
+  /// (old rank 0's row), this rank's old box when the rank count is the
+  /// same, and, for a piece this rank declared differently, where its
+  /// elements come from. A global region in `regions` is restored directly.
+  std::map<int, PieceRow> globals;
+  std::map<int, Box> own_boxes;
+  std::map<int, std::vector<PieceSource>> sources;
+  /// Per-rank regions that cannot be restored on another number of ranks
+  /// (not identical on every rank that wrote them).
+  std::map<int, std::string> unshared;
 
   [[nodiscard]] std::string serialize() const;
   /// Throws FormatError naming `origin` when the bytes are not a RankChain
@@ -106,14 +137,29 @@ public:
   [[nodiscard]] std::vector<std::uint64_t> stored_blocks(std::size_t fi, const IndexRow &row) const;
   /// `rank`'s share: its regions of the newest version and what applies.
   [[nodiscard]] RankChain rank_view(std::int32_t rank) const;
+  /// The share of rank `rank` of a job of `job_ranks` ranks whose pieces of
+  /// global regions are `pieces` (that rank's rows; docs/FORMAT.md 6.2):
+  /// global regions come from every old piece that overlaps the new one;
+  /// with another rank count, per-rank regions come from rank 0 when every
+  /// old rank had them alike (else they are listed in `unshared`).
+  [[nodiscard]] RankChain job_view(std::int32_t rank, std::int32_t job_ranks,
+                                   const std::vector<PieceRow> &pieces) const;
 
 private:
   void check_file(std::size_t fi) const;
   void check_rows(std::size_t fi);
+  void check_pieces(std::size_t fi);
+  void check_piece_rows(std::size_t fi) const;
+  /// Whether `row` of file `fi` is a piece of a global region, whose bytes
+  /// are in the region's block store (else in /data).
+  [[nodiscard]] bool is_global(std::size_t fi, const IndexRow &row) const;
+  /// Absolute file offset of the first stored byte of `row` of file `fi`.
+  [[nodiscard]] std::uint64_t data_position(std::size_t fi, const IndexRow &row) const;
 
   std::vector<CommitRecord> m_records;
   std::vector<ChainFileMeta> m_files;
   std::vector<std::map<std::pair<int, int>, std::size_t>> m_by_region; // per file
+  std::vector<std::set<std::pair<int, int>>> m_global; // (rank, region id) of pieces, per file
 };
 
 /// One read request: a contiguous range of one file, scattered into the

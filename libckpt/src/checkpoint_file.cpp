@@ -5,6 +5,7 @@
 #include "fs.hpp"
 #include "log.hpp"
 #include "mpi_util.hpp"
+#include "region.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,8 @@ constexpr const char *k_index = "index";
 constexpr const char *k_hashes = "hashes";
 constexpr const char *k_stored = "stored_blocks";
 constexpr const char *k_data = "data";
+constexpr const char *k_pieces = "pieces";
+constexpr const char *k_blocks = "blocks";
 
 void write_attr_i64(hid_t obj, const char *name, std::int64_t value) {
   H5Id space(check_h5(H5Screate(H5S_SCALAR), "H5Screate"));
@@ -125,6 +128,79 @@ H5Id index_row_type() {
   add("data_offset", offsetof(IndexRow, data_offset), H5T_NATIVE_UINT64);
   add("data_bytes", offsetof(IndexRow, data_bytes), H5T_NATIVE_UINT64);
   return t;
+}
+
+hid_t file_type_of(ckpt_type type) noexcept {
+  switch (type) {
+  case CKPT_CHAR: return H5T_STD_I8LE;
+  case CKPT_INT32: return H5T_STD_I32LE;
+  case CKPT_UINT32: return H5T_STD_U32LE;
+  case CKPT_INT64: return H5T_STD_I64LE;
+  case CKPT_UINT64: return H5T_STD_U64LE;
+  case CKPT_FLOAT: return H5T_IEEE_F32LE;
+  case CKPT_DOUBLE: return H5T_IEEE_F64LE;
+  case CKPT_BYTE: break;
+  }
+  return H5T_STD_U8LE;
+}
+
+H5Id piece_row_type() {
+  H5Id t(check_h5(H5Tcreate(H5T_COMPOUND, sizeof(PieceRow)), "H5Tcreate"));
+  H5Id name(check_h5(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check_h5_status(H5Tset_size(name.get(), sizeof(PieceRow::name)), "H5Tset_size");
+  const hsize_t three[1] = {k_max_global_dims};
+  H5Id dims(check_h5(H5Tarray_create2(H5T_NATIVE_UINT64, 1, three), "H5Tarray_create2"));
+  auto add = [&](const char *field, std::size_t offset, hid_t type) {
+    check_h5_status(H5Tinsert(t.get(), field, offset, type), std::string("H5Tinsert ") + field);
+  };
+  add("rank", offsetof(PieceRow, rank), H5T_NATIVE_INT32);
+  add("region_id", offsetof(PieceRow, region_id), H5T_NATIVE_INT32);
+  add("name", offsetof(PieceRow, name), name.get());
+  add("type", offsetof(PieceRow, type), H5T_NATIVE_INT32);
+  add("ndims", offsetof(PieceRow, ndims), H5T_NATIVE_INT32);
+  add("global_dims", offsetof(PieceRow, global_dims), dims.get());
+  add("offset", offsetof(PieceRow, offset), dims.get());
+  add("dims", offsetof(PieceRow, dims), dims.get());
+  return t;
+}
+
+void CheckpointFile::write_pieces(const std::vector<PieceRow> &rows, bool writer) {
+  H5Id type = piece_row_type();
+  H5Id d = make_dataset(m_file.get(), k_pieces, type.get(), rows.size());
+  if (rows.empty()) return;
+  const hsize_t n[1] = {rows.size()};
+  H5Id space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
+  H5Id mem(check_h5(H5Screate_simple(1, n, nullptr), "H5Screate_simple"));
+  if (!writer) {
+    H5Sselect_none(space.get());
+    H5Sselect_none(mem.get());
+  }
+  check_h5_status(
+      H5Dwrite(d.get(), type.get(), mem.get(), space.get(), m_dxpl_collective.get(), rows.data()),
+      "cannot write /pieces of " + m_path);
+}
+
+std::vector<PieceRow> CheckpointFile::read_pieces(std::uint64_t limit) {
+  if (m_header.format_version < 2) return {};
+  H5Id d(H5Dopen2(m_file.get(), k_pieces, H5P_DEFAULT));
+  if (!d.valid()) throw_hdf5(m_path + ": dataset /pieces is missing");
+  H5Id space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
+  hsize_t dims[1] = {0};
+  if (H5Sget_simple_extent_ndims(space.get()) != 1)
+    throw FormatError(m_path + ": /pieces is not one-dimensional");
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  if (dims[0] > limit)
+    throw FormatError(m_path + ": /pieces claims " + std::to_string(dims[0]) +
+                      " rows, more than the file can hold");
+  std::vector<PieceRow> rows(static_cast<std::size_t>(dims[0]));
+  if (rows.empty()) return rows;
+  H5Id type = piece_row_type();
+  check_h5_status(
+      H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, m_dxpl_independent.get(), rows.data()),
+      "cannot read /pieces of " + m_path);
+  for (PieceRow &p : rows)
+    p.name[sizeof p.name - 1] = '\0';
+  return rows;
 }
 
 namespace {
@@ -231,6 +307,16 @@ void CheckpointFile::define(const FileHeader &header, const Sizes &sizes) {
   m_hashes = make_dataset(root, k_hashes, H5T_STD_U64LE, sizes.hashes);
   m_stored = make_dataset(root, k_stored, H5T_STD_U64LE, sizes.stored);
   m_data = make_dataset(root, k_data, H5T_STD_U8LE, sizes.data);
+  // Format 2: one typed block store per global region, after /data.
+  if (!sizes.stores.empty()) {
+    H5Id group(check_h5(H5Gcreate2(root, k_blocks, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "cannot create group /blocks"));
+    for (const BlockStore &st : sizes.stores) {
+      const auto type = static_cast<ckpt_type>(st.type);
+      m_stores[st.region_id] = make_dataset(group.get(), st.name.c_str(), file_type_of(type),
+                                            st.bytes / type_size(type));
+    }
+  }
   m_dxpl_collective = transfer_list(H5FD_MPIO_COLLECTIVE, m_serial);
   m_dxpl_independent = transfer_list(H5FD_MPIO_INDEPENDENT, m_serial);
 }
@@ -317,21 +403,25 @@ CheckpointFile::Sizes CheckpointFile::read_sizes() const {
     H5Sget_simple_extent_dims(space.get(), dims, nullptr);
     return static_cast<std::uint64_t>(dims[0]);
   };
-  return Sizes{extent(m_index), extent(m_hashes), extent(m_stored), extent(m_data)};
+  return Sizes{extent(m_index), extent(m_hashes), extent(m_stored), extent(m_data), {}};
 }
 
 void CheckpointFile::transfer(const char *name, hid_t mem_type, bool write, void *memory,
                               std::uint64_t offset, std::uint64_t count, bool collective) {
-  // An empty dataset has no storage; every rank knows the sizes, so every
-  // rank skips the (collective) call alike.
   const std::uint64_t extent = std::strcmp(name, k_index) == 0    ? m_sizes.rows
                                : std::strcmp(name, k_hashes) == 0 ? m_sizes.hashes
                                : std::strcmp(name, k_stored) == 0 ? m_sizes.stored
                                                                   : m_sizes.data;
+  transfer_on(dataset(name), extent, name, mem_type, write, memory, offset, count, collective);
+}
+
+void CheckpointFile::transfer_on(H5Id &d, std::uint64_t extent, const std::string &name,
+                                 hid_t mem_type, bool write, void *memory, std::uint64_t offset,
+                                 std::uint64_t count, bool collective) {
+  // An empty dataset has no storage; every rank knows the sizes, so every
+  // rank skips the (collective) call alike.
   if (extent == 0) return;
-  if (offset + count > extent)
-    throw FormatError(m_path + ": access beyond the end of /" + std::string(name));
-  H5Id &d = dataset(name);
+  if (offset + count > extent) throw FormatError(m_path + ": access beyond the end of /" + name);
   H5Id file_space(check_h5(H5Dget_space(d.get()), m_path + ": H5Dget_space"));
   const hsize_t mem_dims[1] = {count > 0 ? count : 1};
   H5Id mem_space(check_h5(H5Screate_simple(1, mem_dims, nullptr), "H5Screate_simple"));
@@ -364,7 +454,10 @@ std::uint64_t CheckpointFile::allocated_bytes() const {
   // The end of the last dataset (the MPI-IO driver cannot tell its EOF
   // while the file is open for collective writes).
   std::uint64_t end = 0;
-  for (const H5Id *d : {&m_index, &m_hashes, &m_stored, &m_data}) {
+  std::vector<const H5Id *> all = {&m_index, &m_hashes, &m_stored, &m_data};
+  for (const auto &[id, d] : m_stores)
+    all.push_back(&d);
+  for (const H5Id *d : all) {
     const haddr_t offset = H5Dget_offset(d->get());
     if (offset == HADDR_UNDEF) continue; // empty dataset: no storage
     end = std::max<std::uint64_t>(end, offset + H5Dget_storage_size(d->get()));
@@ -406,7 +499,48 @@ void CheckpointFile::write_data(const DataOp &op) {
   transfer(k_data, H5T_NATIVE_UCHAR, true, op.memory, op.file_offset, op.bytes, true);
 }
 
+void CheckpointFile::write_store(int id, const DataOp &op) {
+  const auto it = m_stores.find(id);
+  const auto st = std::find_if(m_sizes.stores.begin(), m_sizes.stores.end(),
+                               [&](const BlockStore &s) { return s.region_id == id; });
+  if (it == m_stores.end() || st == m_sizes.stores.end())
+    throw FormatError(m_path + ": no block store for global region " + std::to_string(id));
+  const auto type = static_cast<ckpt_type>(st->type);
+  const std::uint64_t es = type_size(type);
+  if (op.file_offset % es != 0 || op.bytes % es != 0)
+    throw FormatError(m_path + ": a transfer that is not whole elements of /blocks/" + st->name);
+  // The memory holds the file's little-endian elements: no conversion.
+  transfer_on(it->second, st->bytes / es, "blocks/" + st->name, file_type_of(type), true, op.memory,
+              op.file_offset / es, op.bytes / es, true);
+}
+
+std::pair<std::uint64_t, std::uint64_t>
+CheckpointFile::store_extent(const std::string &name, std::uint64_t elem_size) const {
+  const std::string where = m_path + ": /blocks/" + name;
+  H5Id d(H5Dopen2(m_file.get(), ("/blocks/" + name).c_str(), H5P_DEFAULT));
+  if (!d.valid()) throw_hdf5(where + " is missing");
+  H5Id space(check_h5(H5Dget_space(d.get()), where + ": H5Dget_space"));
+  hsize_t dims[1] = {0};
+  if (H5Sget_simple_extent_ndims(space.get()) != 1)
+    throw FormatError(where + " is not one-dimensional");
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  H5Id type(check_h5(H5Dget_type(d.get()), where + ": H5Dget_type"));
+  if (H5Tget_size(type.get()) != elem_size)
+    throw FormatError(where + " does not hold elements of " + std::to_string(elem_size) + " bytes");
+  if (dims[0] == 0) return {0, 0};
+  H5Id dcpl(check_h5(H5Dget_create_plist(d.get()), where + ": H5Dget_create_plist"));
+  const haddr_t address = H5Dget_offset(d.get());
+  const std::uint64_t bytes = dims[0] * elem_size;
+  if (H5Pget_layout(dcpl.get()) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl.get()) != 0 ||
+      address == HADDR_UNDEF || H5Dget_storage_size(d.get()) != bytes) {
+    H5Eclear2(H5E_DEFAULT);
+    throw FormatError(where + " is not one contiguous, unfiltered array");
+  }
+  return {static_cast<std::uint64_t>(address), bytes};
+}
+
 void CheckpointFile::close() {
+  m_stores.clear();
   m_index.reset();
   m_hashes.reset();
   m_stored.reset();
@@ -421,6 +555,7 @@ void CheckpointFile::close() {
 }
 
 void CheckpointFile::abandon(MPI_Comm comm, bool truncater) noexcept {
+  m_stores.clear();
   m_index.reset();
   m_hashes.reset();
   m_stored.reset();

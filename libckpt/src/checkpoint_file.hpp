@@ -8,12 +8,15 @@
 #define CKPT_DETAIL_CHECKPOINT_FILE_HPP
 
 #include "checkpoint_layout.hpp"
+#include "global_region.hpp"
 #include "h5.hpp"
 
 #include <mpi.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ckpt::detail {
@@ -61,6 +64,11 @@ public:
   void write_index(const std::vector<IndexRow> &rows, bool writer);
   /// Collective: every rank reads every row.
   std::vector<IndexRow> read_index();
+  /// Collective: creates /pieces (format 2, docs/FORMAT.md 2.5) with the
+  /// rows every rank passes alike; rank `writer` writes them.
+  void write_pieces(const std::vector<PieceRow> &rows, bool writer);
+  /// All of /pieces (empty for a format 1 file), at most `limit` rows.
+  std::vector<PieceRow> read_pieces(std::uint64_t limit);
   /// Collective when `collective`: one contiguous slab of a uint64 dataset
   /// ("hashes" or "stored_blocks") per rank (possibly empty).
   void write_u64(const char *dataset, std::uint64_t offset,
@@ -70,6 +78,14 @@ public:
   /// Collective: one transfer to /data (every rank calls, with an empty op
   /// when it has nothing). Restart reads /data directly (chain_restore.hpp).
   void write_data(const DataOp &op);
+  /// Collective: one transfer to the block store of global region `id`
+  /// (file_offset and bytes in bytes, whole elements).
+  void write_store(int id, const DataOp &op);
+  /// Byte offset and size of the block store of global region `id` named
+  /// `name` (format 2), checked to be one contiguous, unfiltered extent of
+  /// elements of `elem_size` bytes; (0, 0) when it is empty.
+  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> store_extent(const std::string &name,
+                                                                     std::uint64_t elem_size) const;
   /// Collective: closes, reporting errors (a flush happens here). The handle
   /// is released even on error (HDF5 cannot retry a close).
   void close();
@@ -84,6 +100,9 @@ private:
   void define(const FileHeader &header, const Sizes &sizes);
   void transfer(const char *dataset, hid_t mem_type, bool write, void *memory, std::uint64_t offset,
                 std::uint64_t count, bool collective);
+  void transfer_on(H5Id &d, std::uint64_t extent, const std::string &name, hid_t mem_type,
+                   bool write, void *memory, std::uint64_t offset, std::uint64_t count,
+                   bool collective);
   H5Id &dataset(const char *name);
 
   std::string m_path;
@@ -92,11 +111,17 @@ private:
   Sizes m_sizes;
   H5Id m_file;
   H5Id m_index, m_hashes, m_stored, m_data;
+  std::map<int, H5Id> m_stores; // block stores of global regions, by region id
   H5Id m_dxpl_collective, m_dxpl_independent;
 };
 
 /// The compound HDF5 type of IndexRow.
 H5Id index_row_type();
+/// The compound HDF5 type of PieceRow.
+H5Id piece_row_type();
+/// The little-endian HDF5 type of a ckpt_type's elements as stored (bytes:
+/// H5T_STD_U8LE).
+hid_t file_type_of(ckpt_type type) noexcept;
 
 } // namespace ckpt::detail
 

@@ -4,13 +4,16 @@
 #ifndef CKPT_DETAIL_CHECKPOINT_LAYOUT_HPP
 #define CKPT_DETAIL_CHECKPOINT_LAYOUT_HPP
 
+#include "global_region.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace ckpt::detail {
 
-constexpr int k_format_version = 1;
+/// 2: global regions (/pieces, /regions); 1 is still read.
+constexpr int k_format_version = 2;
 constexpr const char *k_format_name = "libckpt";
 
 /// One row of /index. Plain data: sent between ranks as bytes.
@@ -47,15 +50,30 @@ struct FileHeader {
   std::string config;   // effective configuration, "key=value" lines
 };
 
-/// Extents of the four datasets.
+/// The typed block store of a global region in a format-2 file,
+/// /blocks/<name> (docs/FORMAT.md 2.5): its stored blocks, rank by rank.
+struct BlockStore {
+  std::int32_t region_id = 0;
+  std::string name;
+  std::int32_t type = 0; // ckpt_type
+  std::uint64_t bytes = 0;
+};
+
+/// Extents of the four datasets, and of the block stores (by region id).
 struct FileSizes {
   std::uint64_t rows = 0, hashes = 0, stored = 0, data = 0;
+  std::vector<BlockStore> stores;
 };
 
 /// Lays out `rows` (in rank, then region order) in the datasets: sets each
 /// row's hash, stored and data offsets as prefix sums (docs/FORMAT.md 2.2)
-/// and returns the dataset sizes.
-FileSizes assign_offsets(std::vector<IndexRow> &rows) noexcept;
+/// and returns the dataset sizes. The rows of a global region (one with a
+/// piece in `pieces`) keep their bytes in the region's block store, their
+/// data offsets prefix sums over that region's rows.
+FileSizes assign_offsets(std::vector<IndexRow> &rows, const std::vector<PieceRow> &pieces = {});
+
+/// The region ids of `pieces` that are global for `rank`'s rows: (rank, id).
+bool is_global_row(const std::vector<PieceRow> &pieces, const IndexRow &row) noexcept;
 
 /// "rank 1 region 0 'grid'".
 std::string region_text(const IndexRow &row);

@@ -7,6 +7,7 @@
 #include "debug_hooks.hpp"
 #include "error.hpp"
 #include "fs.hpp"
+#include "global_storage.hpp"
 #include "mpi_util.hpp"
 #include "region.hpp"
 #include "posix_file.hpp"
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <ctime>
 #include <fcntl.h>
 #include <unistd.h>
@@ -78,20 +80,35 @@ struct SharedLayout {
   FileSizes sizes;
 };
 
-SharedLayout lay_out(MPI_Comm comm, int rank, std::vector<IndexRow> mine) {
+SharedLayout lay_out(MPI_Comm comm, int rank, std::vector<IndexRow> mine,
+                     const std::vector<PieceRow> &pieces) {
   SharedLayout out;
-  FileSizes local = assign_offsets(mine);
-  std::uint64_t here[4] = {local.rows, local.hashes, local.stored, local.data};
-  std::uint64_t before[4] = {0, 0, 0, 0}, total[4];
-  check_mpi(MPI_Exscan(here, before, 4, MPI_UINT64_T, MPI_SUM, comm), "MPI_Exscan");
-  if (rank == 0) std::memset(before, 0, sizeof before); // MPI_Exscan leaves rank 0's undefined
-  check_mpi(MPI_Allreduce(here, total, 4, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  // Rows of global regions go to their block stores (every rank has a row of
+  // each, so the stores are the same list everywhere).
+  const FileSizes local = assign_offsets(mine, pieces);
+  const std::size_t n = 4 + local.stores.size();
+  std::vector<std::uint64_t> here = {local.rows, local.hashes, local.stored, local.data};
+  for (const BlockStore &st : local.stores)
+    here.push_back(st.bytes);
+  std::vector<std::uint64_t> before(n, 0), total(n, 0);
+  check_mpi(
+      MPI_Exscan(here.data(), before.data(), static_cast<int>(n), MPI_UINT64_T, MPI_SUM, comm),
+      "MPI_Exscan");
+  if (rank == 0) std::fill(before.begin(), before.end(), 0); // MPI_Exscan leaves rank 0's undefined
+  check_mpi(
+      MPI_Allreduce(here.data(), total.data(), static_cast<int>(n), MPI_UINT64_T, MPI_SUM, comm),
+      "MPI_Allreduce");
   for (IndexRow &row : mine) {
     row.hash_offset += before[1];
     row.stored_offset += before[2];
-    row.data_offset += before[3];
+    std::size_t slot = 3;
+    for (std::size_t k = 0; k < local.stores.size(); ++k)
+      if (is_global_row(pieces, row) && local.stores[k].region_id == row.region_id) slot = 4 + k;
+    row.data_offset += before[slot];
   }
-  out.sizes = FileSizes{total[0], total[1], total[2], total[3]};
+  out.sizes = FileSizes{total[0], total[1], total[2], total[3], local.stores};
+  for (std::size_t k = 0; k < local.stores.size(); ++k)
+    out.sizes.stores[k].bytes = total[4 + k];
   for (const std::string &rows :
        gather_at_root(comm, mine.data(), mine.size() * sizeof(IndexRow))) {
     const std::size_t first = out.all.size();
@@ -102,21 +119,47 @@ SharedLayout lay_out(MPI_Comm comm, int rank, std::vector<IndexRow> mine) {
   return out;
 }
 
-/// This rank's blocks to its part of /data (POSIX: no HDF5, no MPI), synced.
+/// This rank's blocks to their places in the file (POSIX: no HDF5, no MPI),
+/// synced: the sources are the rank's stored bytes in row order; each row's
+/// go to its position (/data, or a global region's block store), rows that
+/// follow each other in the file in one request.
 void write_blocks(const GlobalVersion &v, const GlobalFile &f, bool durable) {
   const std::uint64_t bs = v.header.block_size;
-  std::vector<struct iovec> iov;
+  std::vector<struct iovec> stream;
   for (const GlobalVersion::Source &s : v.sources)
     for (const BlockRun &run : block_runs(s.blocks)) {
       const std::uint64_t at = run.first * bs;
-      iov.push_back(iovec{s.memory + at, std::min(s.bytes - at, run.count * bs)});
+      stream.push_back(iovec{s.memory + at, std::min(s.bytes - at, run.count * bs)});
     }
-  if (iov.empty()) return;
+  if (stream.empty()) return;
   // Never through a link; the file is the one this job created.
   const int fd = ::open(f.path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) throw_errno(errno, "cannot open " + f.path + " to write its data");
   try {
-    write_all(fd, std::move(iov), f.data_address + f.data_offset, f.path);
+    std::vector<struct iovec> batch;
+    std::uint64_t batch_at = 0, batch_end = 0;
+    std::size_t k = 0;
+    std::uint64_t used = 0; // bytes of stream[k] already taken
+    for (std::size_t i = 0; i < v.rows.size(); ++i) {
+      const std::uint64_t at = f.row_positions.at(i);
+      if (!batch.empty() && at != batch_end) {
+        write_all(fd, std::move(batch), batch_at, f.path);
+        batch.clear();
+      }
+      if (batch.empty()) batch_at = batch_end = at;
+      for (std::uint64_t left = v.rows[i].data_bytes; left > 0 && k < stream.size();) {
+        const std::uint64_t n = std::min<std::uint64_t>(left, stream[k].iov_len - used);
+        batch.push_back(iovec{static_cast<unsigned char *>(stream[k].iov_base) + used, n});
+        left -= n;
+        used += n;
+        batch_end += n;
+        if (used == stream[k].iov_len) {
+          ++k;
+          used = 0;
+        }
+      }
+    }
+    if (!batch.empty()) write_all(fd, std::move(batch), batch_at, f.path);
     if (durable && ::fdatasync(fd) != 0) throw_errno(errno, "cannot sync " + f.path);
   } catch (...) {
     ::close(fd);
@@ -151,7 +194,7 @@ GlobalFile create_global_file(MPI_Comm comm, const GlobalVersion &v, const Globa
   f.file_name = data_file_name(t.prefix, v.header.version);
   f.path = join_path(t.dir, f.file_name);
   // 1. Lay out: offsets from the ranks before, every row on rank 0.
-  const SharedLayout layout = lay_out(comm, rank, v.rows);
+  const SharedLayout layout = lay_out(comm, rank, v.rows, v.pieces);
   f.sizes = layout.sizes;
   const IndexRow *first = layout.mine.empty() ? nullptr : &layout.mine.front();
   f.data_offset = first ? first->data_offset : 0;
@@ -177,15 +220,37 @@ GlobalFile create_global_file(MPI_Comm comm, const GlobalVersion &v, const Globa
       if (e && !error) error = e;
     };
     keep_first(capture([&] { file.write_index(layout.all, rank == 0); }));
+    keep_first(capture([&] { file.write_pieces(v.pieces, rank == 0); }));
     keep_first(
         capture([&] { file.write_u64("hashes", first ? first->hash_offset : 0, v.hashes); }));
     keep_first(capture(
         [&] { file.write_u64("stored_blocks", first ? first->stored_offset : 0, v.stored); }));
-    keep_first(capture([&] { f.data_address = file.data_address(); }));
+    keep_first(capture([&] {
+      f.data_address = file.data_address();
+      std::map<int, std::uint64_t> stores;
+      for (const BlockStore &st : f.sizes.stores)
+        stores[st.region_id] =
+            file.store_extent(st.name, type_size(static_cast<ckpt_type>(st.type))).first;
+      for (const IndexRow &row : layout.mine)
+        f.row_positions.push_back(
+            (is_global_row(v.pieces, row) ? stores.at(row.region_id) : f.data_address) +
+            row.data_offset);
+    }));
+    // Rank 0 shows the global regions by name (the views need every rank's
+    // stored blocks and the metadata of the chain's older files).
+    std::vector<std::uint64_t> all_stored;
+    if (!v.pieces.empty())
+      keep_first(capture([&] { all_stored = gather_u64_at_root(comm, v.stored); }));
     if (allreduce_max(comm, static_cast<std::uint64_t>(error ? 1 : 0)) == 0)
       keep_first(capture([&] {
         file.close();
         debug_fail_point("checkpoint_close", rank);
+      }));
+    if (!error && rank == 0 && !v.pieces.empty())
+      keep_first(capture([&] {
+        add_region_views(
+            f.path, view_chain_files(t.dir, t.prefix, v.chain, layout.all, all_stored, v.pieces),
+            v.header.block_size);
       }));
     if (error) error = classify_write_error(error, f.sizes, t.dir);
     agree(comm, error);

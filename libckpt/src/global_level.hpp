@@ -35,6 +35,7 @@ struct GlobalVersion {
   std::vector<IndexRow> rows;                // this rank's, offsets from zero
   std::vector<std::uint64_t> hashes, stored; // this rank's, concatenated in row order
   SelectionTotals totals;                    // over all ranks
+  std::vector<PieceRow> pieces; // every rank's pieces of the global regions (identical everywhere)
   std::vector<Source> sources;
   std::shared_ptr<const void> snapshot; // keeps the memory of `sources` alive
 };
@@ -54,6 +55,9 @@ struct GlobalFile {
   std::string path, file_name;
   std::uint64_t data_address = 0; // byte offset of /data in the file
   std::uint64_t data_offset = 0;  // this rank's first byte in /data
+  /// Where the stored bytes of each of this rank's rows go (absolute): in
+  /// /data, or in the block store of a global region.
+  std::vector<std::uint64_t> row_positions;
   FileSizes sizes;
   double t0 = 0; // MPI_Wtime at creation
 };

@@ -71,6 +71,7 @@ Region &RegionRegistry::protect(int id, const std::string &name, void *data, std
   r.count = count;
   r.elem_size = elem_size;
   r.type = type;
+  r.piece = PieceRow{};
   return r;
 }
 

@@ -2,6 +2,8 @@
 #ifndef CKPT_DETAIL_REGION_HPP
 #define CKPT_DETAIL_REGION_HPP
 
+#include "global_region.hpp"
+
 #include <ckpt/ckpt.h>
 
 #include <cstddef>
@@ -32,6 +34,10 @@ struct Region {
   /// Block hashes as of the last committed checkpoint (empty: no baseline,
   /// the next checkpoint writes every block of this region).
   std::vector<std::uint64_t> committed_hashes;
+  /// A global region's piece (docs/FORMAT.md 2.5); ndims 0: a per-rank region.
+  PieceRow piece;
+
+  [[nodiscard]] bool is_global() const noexcept { return piece.ndims > 0; }
 
   [[nodiscard]] std::uint64_t bytes() const noexcept { return count * elem_size; }
 };
@@ -40,7 +46,8 @@ struct Region {
 class RegionRegistry {
 public:
   /// Adds a region or moves an existing one. Re-protecting an id with another
-  /// size or type drops its dirty-tracking baseline. Returns the region.
+  /// size or type drops its dirty-tracking baseline. Returns the region, a
+  /// per-rank region until its piece is set (Runtime::protect_global).
   Region &protect(int id, const std::string &name, void *data, std::uint64_t count,
                   std::uint64_t elem_size, ckpt_type type);
   /// False when the id was not protected.

@@ -5,6 +5,7 @@
 #include "checkpoint_file.hpp"
 #include "error.hpp"
 #include "fs.hpp"
+#include "global_storage.hpp"
 #include "local_level.hpp"
 #include "log.hpp"
 #include "nonblocking_protocol.hpp"

@@ -3,6 +3,7 @@
 #define CKPT_DETAIL_RUNTIME_HPP
 
 #include "background_flush.hpp"
+#include "checkpoint_layout.hpp"
 #include "checkpoint_plan.hpp"
 #include "config.hpp"
 #include "dirty_tracking.hpp"
@@ -26,7 +27,9 @@ class Catalog;
 class NonblockingProtocol;
 class LocalLevel;
 struct GlobalVersion;
+struct RankChain;
 struct RestartCandidate;
+struct RestoreReport;
 struct RestartSource;
 struct RestartTimes;
 struct RestoreOptions;
@@ -47,6 +50,13 @@ public:
   /// reserved for runtime components (see participant.hpp).
   void protect(int id, const std::string &name, void *data, std::size_t count,
                std::size_t elem_size, ckpt_type type);
+  /// A piece of a global array (ckpt_protect_global); the three vectors
+  /// have the same length, 1 to 3. Checked here on its own, collectively
+  /// (tiling) at every checkpoint and restart.
+  void protect_global(int id, const std::string &name, void *data, ckpt_type type,
+                      const std::vector<std::uint64_t> &global_dims,
+                      const std::vector<std::uint64_t> &offset,
+                      const std::vector<std::uint64_t> &local_dims);
   void unprotect(int id);
   /// How checkpoints find the changed blocks of region `id` (protected,
   /// id >= 0), overriding the config key dirty_tracking for it.
@@ -134,14 +144,27 @@ private:
   // The phases of restart() (runtime_restart.cpp); `catalog` on rank 0 only.
   std::vector<RestartCandidate> restart_candidates(std::optional<Catalog> &catalog);
   std::unique_ptr<RestartSource> open_restart_source(const Catalog *catalog, std::int64_t version,
+                                                     const std::vector<PieceRow> &pieces,
                                                      RestartTimes &times);
   std::unique_ptr<RestartSource> open_local_source(std::int64_t version);
   void rebuild_from_partners(std::int64_t version, const std::vector<std::int64_t> &holders);
-  void restore_protected(RestartSource &src, RestartTimes &times);
+  void restore_protected(RestartSource &src, RestartTimes &times, bool local);
   [[nodiscard]] RestoreOptions restore_options() const;
   CheckpointId finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
                               double seconds, std::int64_t level);
   std::vector<Region *> regions_in_order();
+  // Global regions (runtime_global.cpp).
+  /// Collective: every rank's pieces, checked to tile each global array
+  /// (the same outcome on every rank); `call` names the API call.
+  std::vector<PieceRow> agreed_pieces(const std::string &call);
+  void check_global_layout(const RankChain &chain, const Region &region) const;
+  /// Collective: whether the local and partner levels may serve this job:
+  /// always without global regions; with them, when `pieces` (the job's)
+  /// are those of the newest committed global file (the local level records
+  /// no decomposition), or when there is none. `catalog` on rank 0.
+  bool local_levels_fit(const Catalog *catalog, const std::vector<PieceRow> &pieces);
+  /// Restores `regions`' pieces that `chain` redistributes (chain.sources).
+  RestoreReport restore_pieces(const RankChain &chain, const std::vector<Region *> &regions);
 
   Config m_config;
   Comm m_comm;
@@ -149,7 +172,8 @@ private:
   int m_size = 1;
   std::string m_dir;
   RegionRegistry m_regions;
-  DirtyTracking m_tracking; // hash or page tracking, per region
+  DirtyTracking m_tracking;       // hash or page tracking, per region
+  std::vector<PieceRow> m_pieces; // every rank's pieces, agreed at the last checkpoint or restart
   // Dirty tracking: the chain the next delta extends (the local level's
   // with a local level, the global level's otherwise), and the global
   // level's when it lags behind (flush_every > 1, a failed flush).

@@ -161,6 +161,8 @@ VersionPlan Runtime::plan_version(std::int64_t version, std::int64_t step) {
           selection =
               select_dirty_blocks(regions_in_order(), m_tracking, bs, m_chain.parent.has_value());
         }));
+  // Global regions: the pieces must tile their arrays (written to /pieces).
+  agree(m_comm.get(), capture([&] { m_pieces = agreed_pieces("ckpt_checkpoint"); }));
   const SelectionTotals totals = sum_over_ranks(m_comm.get(), count_selection(selection, bs));
   const bool base = decide_base(m_chain, m_config.base_every(), totals);
   return make_version_plan(version, step, m_chain, base, std::move(selection), totals);
@@ -305,7 +307,8 @@ void Runtime::commit_local(const VersionPlan &plan) {
 
 // 3b. Without a local level: the global level, now.
 void Runtime::commit_global_now(const VersionPlan &plan) {
-  const GlobalVersion v = global_version_of(plan, m_rank, file_header(plan), m_config.block_size());
+  GlobalVersion v = global_version_of(plan, m_rank, file_header(plan), m_config.block_size());
+  v.pieces = m_pieces;
   const GlobalTarget target{m_dir, m_config.prefix(), m_config.fsync(), m_config.staging_bytes()};
   write_global_version(m_comm.get(), v, target);
   m_global_committed = plan.version;
@@ -354,6 +357,7 @@ bool Runtime::schedule_flush(const VersionPlan &plan, bool force) {
     // The local file holds exactly these blocks: it is the snapshot.
     auto mapped = std::make_shared<MappedFile>(m_local->data_path(plan.version));
     gv = global_version_of(plan, m_rank, file_header(plan), bs);
+    gv.pieces = m_pieces;
     gv.sources = {GlobalVersion::Source{mapped->data(), mapped->size(), {}}};
     for (std::uint64_t b = 0; b < block_count(mapped->size(), bs); ++b)
       gv.sources.front().blocks.push_back(b);
@@ -373,6 +377,7 @@ bool Runtime::schedule_flush(const VersionPlan &plan, bool force) {
     const VersionPlan global = make_version_plan(plan.version, plan.step, m_global_chain, base,
                                                  std::move(regions), totals);
     gv = global_version_of(global, m_rank, file_header(global), bs);
+    gv.pieces = m_pieces;
     // Copy-on-write by copy: the blocks are copied now, so that the
     // application may write its regions while the flush runs.
     auto staged = std::make_shared<std::vector<unsigned char>>(stored_bytes(global, bs));
@@ -630,6 +635,7 @@ void Runtime::flush_newest_from_local() {
   const VersionPlan global =
       make_version_plan(m_newest, share.step, m_global_chain, base, std::move(selection), totals);
   GlobalVersion gv = global_version_of(global, m_rank, file_header(global), bs);
+  gv.pieces = m_pieces;
   gv.snapshot = images;
   m_global_chain.advance(m_newest, base, totals.changed_bytes);
   for (auto &[id, dirty] : m_global_dirty)

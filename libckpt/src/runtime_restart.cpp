@@ -299,17 +299,27 @@ CheckpointId Runtime::restart() {
     throw NoCheckpointError("no committed checkpoint in " + m_dir + " (files " + m_config.prefix() +
                             ".v*.commit); start without --restart or check the directory");
 
+  // Global regions: the job's pieces, agreed once (they must tile their
+  // arrays). The local and partner levels record no decomposition: they
+  // serve a job with global regions only when its pieces are those of the
+  // newest global file.
+  std::vector<PieceRow> pieces;
+  agree(m_comm.get(), capture([&] { pieces = agreed_pieces("ckpt_restart"); }));
+  m_pieces = pieces;
+  const bool local_ok = local_levels_fit(catalog ? &*catalog : nullptr, pieces);
+
   std::string reasons;
   for (const RestartCandidate &c : candidates) {
     RestartTimes times;
     const std::int64_t v = c.version;
+    if (c.level != CKPT_LEVEL_GLOBAL && !local_ok) continue;
     try {
       if (c.level == CKPT_LEVEL_PARTNER) rebuild_from_partners(v, c.holders);
       std::unique_ptr<RestartSource> src =
           c.level != CKPT_LEVEL_GLOBAL
               ? open_local_source(v)
-              : open_restart_source(catalog ? &*catalog : nullptr, v, times);
-      restore_protected(*src, times);
+              : open_restart_source(catalog ? &*catalog : nullptr, v, pieces, times);
+      restore_protected(*src, times, c.level != CKPT_LEVEL_GLOBAL);
       return finish_restart(std::move(src), times, MPI_Wtime() - t0, c.level);
     } catch (const Error &e) {
       if (fatal_for_restart(e)) throw;
@@ -334,35 +344,37 @@ std::unique_ptr<RestartSource> Runtime::open_local_source(std::int64_t version) 
           if (!scanned.count(version))
             throw FormatError("checkpoint version " + std::to_string(version) +
                               " is no longer on the local level " + m_local_dir);
+          // (Not fatal: the global level may hold the version for this job.)
           if (scanned.at(version).record.nranks != m_size)
-            throw MismatchError("checkpoint version " + std::to_string(version) +
-                                " was written by " +
-                                std::to_string(scanned.at(version).record.nranks) +
-                                " ranks; this job has " + std::to_string(m_size) + " ranks");
+            throw FormatError("checkpoint version " + std::to_string(version) + " was written by " +
+                              std::to_string(scanned.at(version).record.nranks) +
+                              " ranks; this job has " + std::to_string(m_size) +
+                              " ranks: the local level cannot serve it");
           src = std::make_unique<RestartSource>(LocalLevel::chain_of(scanned, version));
         }));
   return src;
 }
 
-std::unique_ptr<RestartSource>
-Runtime::open_restart_source(const Catalog *catalog, std::int64_t version, RestartTimes &times) {
+std::unique_ptr<RestartSource> Runtime::open_restart_source(const Catalog *catalog,
+                                                            std::int64_t version,
+                                                            const std::vector<PieceRow> &pieces,
+                                                            RestartTimes &times) {
   const MPI_Comm comm = m_comm.get();
-  // 2. Metadata (rank 0): read once, validated, cut into shares.
+  // 2. Metadata (rank 0): read once, validated, cut into shares for the
+  //    pieces this job declared.
   const double t0 = MPI_Wtime();
   std::vector<std::string> shares;
   agree(comm, capture([&] {
           if (m_rank != 0) return;
           debug_fail_point("restart_metadata", m_rank);
           const ChainModel model = load_chain(*catalog, version);
-          if (model.nranks() != m_size)
-            throw MismatchError("checkpoint version " + std::to_string(version) + " (" +
-                                model.newest().path + ") was written by " +
-                                std::to_string(model.nranks()) + " ranks; this job has " +
-                                std::to_string(m_size) + " ranks. Restart with " +
-                                std::to_string(model.nranks()) + " ranks.");
+          std::vector<std::vector<PieceRow>> by_rank(static_cast<std::size_t>(m_size));
+          for (const PieceRow &p : pieces)
+            by_rank[static_cast<std::size_t>(p.rank)].push_back(p);
           std::uint64_t total = 0;
           for (int r = 0; r < m_size; ++r) {
-            shares.push_back(model.rank_view(r).serialize());
+            shares.push_back(
+                model.job_view(r, m_size, by_rank[static_cast<std::size_t>(r)]).serialize());
             total += shares.back().size();
           }
           if (total > static_cast<std::uint64_t>(INT_MAX))
@@ -383,14 +395,25 @@ Runtime::open_restart_source(const Catalog *catalog, std::int64_t version, Resta
   return src;
 }
 
-void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
+void Runtime::restore_protected(RestartSource &src, RestartTimes &times, bool local) {
   const MPI_Comm comm = m_comm.get();
   // 4. Layout: every protected region must be in the share, with its layout.
   std::map<int, RestoreTarget> targets;
   agree(comm, capture([&] {
           debug_fail_point("restart_layout", m_rank);
           for (Region *r : regions_in_order()) {
+            if (r->is_global() && !local) check_global_layout(src.chain, *r);
+            if (r->is_global() && src.chain.sources.count(r->id)) continue;
             const auto it = src.chain.regions.find(r->id);
+            if (const auto why = src.chain.unshared.find(r->id); why != src.chain.unshared.end())
+              throw MismatchError("region " + std::to_string(r->id) + " '" + r->name +
+                                  "' is a per-rank region of checkpoint version " +
+                                  std::to_string(src.chain.version) + ", written by " +
+                                  std::to_string(src.chain.nranks) + " ranks, and " + why->second +
+                                  "; this job has " + std::to_string(m_size) +
+                                  " ranks, so it cannot be restored (protect it as a global "
+                                  "region, or restart with " +
+                                  std::to_string(src.chain.nranks) + " ranks)");
             if (it == src.chain.regions.end())
               throw MismatchError(
                   "rank " + std::to_string(m_rank) + " region " + std::to_string(r->id) + " '" +
@@ -404,10 +427,11 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
   agree(comm, capture([&] {
           debug_fail_point("restart_data", m_rank);
           const RestoreReport report = src.restorer.restore(targets, restore_options());
-          times.data = report.read_seconds;
-          times.verify = report.verify_seconds;
-          times.bytes_read = report.bytes_read;
-          times.requests = report.requests;
+          const RestoreReport moved = restore_pieces(src.chain, regions_in_order());
+          times.data = report.read_seconds + moved.read_seconds;
+          times.verify = report.verify_seconds + moved.verify_seconds;
+          times.bytes_read = report.bytes_read + moved.bytes_read;
+          times.requests = report.requests + moved.requests;
           if (report.damaged > 0) {
             const std::string what = src.restorer.describe(report.damage.front());
             log_error(what);
@@ -418,6 +442,12 @@ void Runtime::restore_protected(RestartSource &src, RestartTimes &times) {
     m_regions.find(id)->committed_hashes = src.chain.regions.at(id).hashes;
     src.restored.insert(id);
   }
+  // A redistributed piece has no baseline: the next checkpoint stores it all.
+  for (const auto &[id, list] : src.chain.sources)
+    if (Region *r = m_regions.find(id); r && r->is_global()) {
+      r->committed_hashes.clear();
+      src.restored.insert(id);
+    }
 }
 
 CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const RestartTimes &times,
@@ -436,6 +466,12 @@ CheckpointId Runtime::finish_restart(std::unique_ptr<RestartSource> src, const R
   m_global_dirty.clear();
   m_newest = m_newest_flushed = chain.version;
   if (!m_chain_is_local) m_global_committed = chain.version;
+  // A chain holds one rank count: after a restart on another one the next
+  // checkpoint is a base.
+  if (chain.nranks != m_size) {
+    m_chain.reset();
+    m_global_chain = ChainState{};
+  }
   const CheckpointId id{chain.version, chain.step};
   const bool base = chain.base;
   const std::size_t nfiles = chain.files.size();

@@ -64,6 +64,19 @@ void Session::protect_typed(int id, const std::string &name, void *data, std::si
   live(m_runtime, "protect").protect(id, name, data, count, detail::type_size(type), type);
 }
 
+void Session::protect_global_typed(int id, const std::string &name, void *data, ckpt_type type,
+                                   const std::vector<std::size_t> &global_dims,
+                                   const std::vector<std::size_t> &offset,
+                                   const std::vector<std::size_t> &local_dims) {
+  if (id < 0)
+    throw detail::ArgumentError("protect_global: region id " + std::to_string(id) + " is negative");
+  live(m_runtime, "protect_global")
+      .protect_global(id, name, data, type,
+                      std::vector<std::uint64_t>(global_dims.begin(), global_dims.end()),
+                      std::vector<std::uint64_t>(offset.begin(), offset.end()),
+                      std::vector<std::uint64_t>(local_dims.begin(), local_dims.end()));
+}
+
 void Session::unprotect(int id) { live(m_runtime, "unprotect").unprotect(id); }
 void Session::set_tracking(int id, Tracking mode) {
   detail::TrackingMode m = detail::TrackingMode::Automatic;

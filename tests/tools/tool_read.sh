@@ -43,7 +43,7 @@ out_has '^  library +libckpt '
 out_has "^ +1 +3 +records +bytes\(24\) +100 +2400 +1 +"
 expect 0 inspect good 3 --json
 json 'd["version"] == 3 and d["kind"] == "delta" and d["base_version"] == 1 and d["parent_version"] == 2'
-json 'd["format"] == "libckpt" and d["format_version"] == 1 and d["nranks"] == 2 and d["block_size"] == 4096'
+json 'd["format"] == "libckpt" and d["format_version"] == 2 and d["nranks"] == 2 and d["block_size"] == 4096'
 json 'd["chain"] == [1, 2, 3] and d["topology"].startswith("host=") and d["library"].startswith("libckpt")'
 json '[len(r["regions"]) for r in d["ranks"]] == [4, 4]'
 json '[r["name"] for r in d["ranks"][1]["regions"]] == ["grid", "counts", "step", "records"]'

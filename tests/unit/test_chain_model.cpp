@@ -113,8 +113,8 @@ TEST(ChainModel, AcceptsAValidChainAndPicksTheNewestSourceOfEachBlock) {
   EXPECT_EQ(sources[3], 2);
   EXPECT_EQ(sources[7], 2);
   EXPECT_EQ(sources[10], 1);
-  // Rank 1's data follows rank 0's in every file.
-  EXPECT_EQ(r.parts[0].data_offset, 10 * k_bs + 100);
+  // Rank 1's data follows rank 0's in every file (offsets in the file).
+  EXPECT_EQ(r.parts[0].data_offset, c.files[0].data_address + 10 * k_bs + 100);
 }
 
 TEST(ChainModel, RejectsEveryBrokenRuleNamingTheFile) {

@@ -74,6 +74,21 @@ int ckpt_protect(int id, const char *name, void *ptr, size_t count, ckpt_type ty
 int ckpt_protect_bytes(int id, const char *name, void *ptr, size_t count, size_t elem_size);
 int ckpt_unprotect(int id);
 
+/* Register a region that is this rank's piece of a global array: the element
+ * type, the array's ndims (1 to 3) global dimensions, and this rank's box in
+ * it, offset[d] and local_dims[d] per dimension, all in row-major (C) order,
+ * the slowest dimension first (a Fortran caller passes its dimensions
+ * reversed). ptr holds the piece's prod(local_dims) elements, row-major; a
+ * rank may own an empty piece (a local dimension of 0, ptr may be NULL).
+ * Every rank of the session declares the region with the same name, type and
+ * global dimensions; at each checkpoint the pieces must tile the array
+ * without overlap (CKPT_ERR_MISMATCH naming the region and rank otherwise).
+ * Checkpoint files then show it as the typed dataset /regions/<name> of the
+ * global shape, and a job with another number of ranks or another
+ * decomposition restarts from it: each rank receives exactly its new piece. */
+int ckpt_protect_global(int id, const char *name, void *ptr, ckpt_type type, int ndims,
+                        const size_t *global_dims, const size_t *offset, const size_t *local_dims);
+
 /* How checkpoints find the changed blocks of a region (config key
  * dirty_tracking sets the default for every region, "auto"). */
 typedef enum ckpt_tracking {

@@ -114,6 +114,22 @@ public:
                      std::size_t elem_size);
   void protect_typed(int id, const std::string &name, void *data, std::size_t count,
                      ckpt_type type);
+  /// A piece of a global array (see ckpt_protect_global): `global_dims`,
+  /// `offset` and `local_dims` have 1 to 3 entries each, row-major (slowest
+  /// dimension first); `data` holds the product of `local_dims` elements.
+  template <class T>
+  void protect_global(int id, const std::string &name, T *data,
+                      const std::vector<std::size_t> &global_dims,
+                      const std::vector<std::size_t> &offset,
+                      const std::vector<std::size_t> &local_dims) {
+    static_assert(type_of<T>() != CKPT_BYTE, "a global region needs a typed element");
+    protect_global_typed(id, name, static_cast<void *>(data), type_of<T>(), global_dims, offset,
+                         local_dims);
+  }
+  void protect_global_typed(int id, const std::string &name, void *data, ckpt_type type,
+                            const std::vector<std::size_t> &global_dims,
+                            const std::vector<std::size_t> &offset,
+                            const std::vector<std::size_t> &local_dims);
   void unprotect(int id);
   /// Tracking of protected region `id` from the next checkpoint on, overriding
   /// the config key dirty_tracking (kept across protect, dropped by unprotect).
