@@ -116,6 +116,7 @@ CommitRecord assemble_version(const AssemblyInput &in) {
   const std::string path = join_path(in.dir, file_name);
   CheckpointFile file = CheckpointFile::create(path, MPI_COMM_SELF, header, sizes);
   file.write_index(rows, true);
+  file.write_pieces({}, true); // format 2; nonblocking mode refuses global regions
   file.write_u64("hashes", 0, hashes);
   file.write_u64("stored_blocks", 0, stored);
   for (std::size_t i = 0; i < rows.size(); ++i) {

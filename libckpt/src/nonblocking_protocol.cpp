@@ -241,10 +241,16 @@ void NonblockingProtocol::take_local(std::int64_t step, const char *refusal) {
       snap.version = request.version;
       snap.step = step;
       snap.rank = m_rank;
-      for (const auto &[id, r] : m_rt.protected_regions())
+      for (const auto &[id, r] : m_rt.protected_regions()) {
+        if (r.is_global())
+          throw StateError("region '" + r.name + "' (id " + std::to_string(id) +
+                           ") is a piece of a global array (ckpt_protect_global): protocol = "
+                           "nonblocking does not write global regions yet; use protocol = "
+                           "blocking for this application");
         if (id >= 0)
           snap.regions.push_back({id, static_cast<int>(r.type), r.elem_size, r.count, r.name,
                                   static_cast<const unsigned char *>(r.data)});
+      }
       debug_kill_point("nb_local_write", request.version, m_rank);
       // Straight from the regions: no copy on the way to the file.
       std::vector<std::string> headers;
