@@ -58,8 +58,8 @@ struct CommState {
   bool inter = false;  ///< intercommunicator: peers are remote ranks
   int rank = 0;
   ChannelCounts counts;
-  TagCounts tags; ///< per (peer, tag): sequence numbers for the nonblocking protocol
-  std::uint64_t collectives = 0;    ///< collective calls since the last checkpoint
+  TagCounts tags;                ///< per (peer, tag): sequence numbers for the nonblocking protocol
+  std::uint64_t collectives = 0; ///< collective calls since the last checkpoint
   std::uint64_t collective_seq = 0; ///< collective calls since creation (never reset)
   std::uintptr_t handle = 0;        ///< the implementation's handle (opaque here)
   // Identity (comm_identity.hpp): parent id, creating call, sibling ordinal,

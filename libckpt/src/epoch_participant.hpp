@@ -22,8 +22,8 @@ public:
   /// records what stays pending. Returns one marker per rank of the
   /// runtime's communicator (this one included). Throws StateError naming
   /// what cannot be captured.
-  virtual std::vector<std::vector<unsigned char>>
-  open_epoch(Runtime &runtime, std::uint64_t epoch, std::uint64_t byte_limit) = 0;
+  virtual std::vector<std::vector<unsigned char>> open_epoch(Runtime &runtime, std::uint64_t epoch,
+                                                             std::uint64_t byte_limit) = 0;
   /// The marker runtime rank `from` sent at its local checkpoint.
   virtual void on_marker(int from, const unsigned char *data, std::size_t bytes) = 0;
   /// Receives the late messages still in flight; true when the channel
